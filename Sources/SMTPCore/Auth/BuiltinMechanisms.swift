@@ -1,0 +1,125 @@
+/// PLAIN (RFC 4616): "authzid NUL authcid NUL password" as the initial response.
+public struct PlainMechanism: SASLMechanism {
+    public let name = "PLAIN"
+    let username: String
+    let password: String
+    let authorizationID: String
+    private var sent = false
+
+    public init(username: String, password: String, authorizationID: String = "") {
+        self.username = username
+        self.password = password
+        self.authorizationID = authorizationID
+    }
+
+    private var message: [UInt8] {
+        Array(authorizationID.utf8) + [0] + Array(username.utf8) + [0] + Array(password.utf8)
+    }
+
+    public mutating func initialResponse() throws(SASLFailure) -> [UInt8]? {
+        sent = true
+        return message
+    }
+
+    /// A server that ignored the initial response sends an empty challenge: answer it once.
+    public mutating func response(to challenge: [UInt8]) throws(SASLFailure) -> [UInt8] {
+        guard !sent, challenge.isEmpty else { throw SASLFailure("unexpected PLAIN challenge") }
+        sent = true
+        return message
+    }
+}
+
+/// LOGIN (draft-murchison-sasl-login): the username, then the password, each answering one
+/// challenge. The prompts' wording is not trusted; their order is.
+public struct LoginMechanism: SASLMechanism {
+    public let name = "LOGIN"
+    let username: String
+    let password: String
+    private var step = 0
+
+    public init(username: String, password: String) {
+        self.username = username
+        self.password = password
+    }
+
+    public mutating func initialResponse() throws(SASLFailure) -> [UInt8]? { nil }
+
+    public mutating func response(to challenge: [UInt8]) throws(SASLFailure) -> [UInt8] {
+        step += 1
+        switch step {
+        case 1: return Array(username.utf8)
+        case 2: return Array(password.utf8)
+        default: throw SASLFailure("LOGIN server asked for more than username and password")
+        }
+    }
+}
+
+/// XOAUTH2 (Google/Microsoft): "user=U ^A auth=Bearer T ^A ^A". On failure the server sends a
+/// JSON error as a challenge; the client answers with an empty line and the server then fails
+/// the exchange with a 5xx reply.
+public struct XOAuth2Mechanism: SASLMechanism {
+    public let name = "XOAUTH2"
+    let username: String
+    let token: String
+    private var answeredError = false
+
+    public init(username: String, token: String) {
+        self.username = username
+        self.token = token
+    }
+
+    public mutating func initialResponse() throws(SASLFailure) -> [UInt8]? {
+        Array("user=\(username)\u{01}auth=Bearer \(token)\u{01}\u{01}".utf8)
+    }
+
+    public mutating func response(to challenge: [UInt8]) throws(SASLFailure) -> [UInt8] {
+        guard !answeredError else { throw SASLFailure("XOAUTH2 server sent a second challenge") }
+        answeredError = true
+        return []
+    }
+}
+
+/// OAUTHBEARER (RFC 7628): a GS2 header without channel binding, then host, port and the
+/// bearer token. An error challenge is answered with a single ^A (RFC 7628 §3.2.3).
+public struct OAuthBearerMechanism: SASLMechanism {
+    public let name = "OAUTHBEARER"
+    let username: String
+    let token: String
+    let host: String?
+    let port: Int?
+    private var answeredError = false
+
+    public init(username: String, token: String, host: String? = nil, port: Int? = nil) {
+        self.username = username
+        self.token = token
+        self.host = host
+        self.port = port
+    }
+
+    /// RFC 5801 saslname: "," and "=" escaped as "=2C" and "=3D".
+    private static func saslName(_ value: String) -> String {
+        var out = ""
+        for character in value {
+            switch character {
+            case ",": out += "=2C"
+            case "=": out += "=3D"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+
+    public mutating func initialResponse() throws(SASLFailure) -> [UInt8]? {
+        var message = "n,a=\(Self.saslName(username)),\u{01}"
+        if let host { message += "host=\(host)\u{01}" }
+        if let port { message += "port=\(port)\u{01}" }
+        message += "auth=Bearer \(token)\u{01}\u{01}"
+        return Array(message.utf8)
+    }
+
+    public mutating func response(to challenge: [UInt8]) throws(SASLFailure) -> [UInt8] {
+        guard !answeredError else { throw SASLFailure("OAUTHBEARER server sent a second challenge") }
+        answeredError = true
+        return [0x01]
+    }
+}

@@ -1,0 +1,435 @@
+/// The sending side: what goes on the wire next, given what is known. `pump()` runs after every
+/// change; it finishes transactions whose replies are all in, writes what the newest transaction
+/// may write under the pipelining rules, and offers the next transaction or sends QUIT.
+extension SMTPMachine {
+    var usesPipelining: Bool {
+        configuration.usePipelining && capabilities.contains(.pipelining)
+    }
+
+    /// A new command group (a transaction's MAIL, or QUIT) may go out now: nothing else is in
+    /// flight, or only the final dot of a DATA transaction and the server pipelines.
+    var canSendNewGroup: Bool {
+        guard case .ready = state, failure == nil else { return false }
+        if transactions.isEmpty { return usesPipelining || expected.isEmpty }
+        return usesPipelining && transactions.count == 1 && transactions[0].allowsOverlap
+    }
+
+    mutating func pump() {
+        guard failure == nil else { return }
+        switch state {
+        case .ready, .quitting: break
+        default: return
+        }
+        while finishResolvedTransaction() || advanceNewestTransaction() {}
+        guard canSendNewGroup else { return }
+        if quitRequested {
+            state = .quitting
+            writeCommand(.quit) { $0.appendASCII("QUIT") }
+        } else if !readyAnnounced {
+            readyAnnounced = true
+            actions.append(.readyForTransaction)
+        }
+    }
+
+    /// Ends the oldest transaction if all its replies are in: RSET when the server may still hold
+    /// its state, a further round for deferred recipients, or the final event.
+    private mutating func finishResolvedTransaction() -> Bool {
+        guard var transaction = transactions.first, transaction.isRoundResolved else { return false }
+        transactions.removeFirst()
+        if transaction.needsReset, case .ready = state {
+            writeCommand(.reset) { $0.appendASCII("RSET") }
+        }
+        if transaction.startRetryRoundIfUseful() {
+            transactions.insert(transaction, at: 0)
+            return true
+        }
+        if let reply = transaction.deferralReply {
+            for index in transaction.deferred {
+                emit(.recipient(transaction.id, index: index, reply))
+            }
+        }
+        emit(.transactionFinished(transaction.id, transaction.outcome()))
+        return true
+    }
+
+    /// Writes the next commands of the newest transaction that the pipelining rules allow.
+    private mutating func advanceNewestTransaction() -> Bool {
+        guard case .ready = state, let index = transactions.indices.last else { return false }
+        guard transactions[index].roundFailure == nil else { return false }
+        let pipelining = usesPipelining
+        var progressed = false
+        while true {
+            let mayWrite = pipelining || expected.isEmpty
+            switch transactions[index].step {
+            case .mail:
+                guard mayWrite else { return progressed }
+                writeMail(transaction: index)
+                transactions[index].step = .recipients
+            case .recipients:
+                let sent = transactions[index].recipientsSent
+                if sent == transactions[index].roundCount {
+                    transactions[index].step = .dataCommand
+                    continue
+                }
+                guard mayWrite, transactions[index].roundFailure == nil else { return progressed }
+                writeRecipient(transaction: index, position: sent)
+                transactions[index].recipientsSent += 1
+            case .dataCommand:
+                guard mayWrite, transactions[index].roundFailure == nil else { return progressed }
+                if !pipelining, transactions[index].acceptedInRound == 0 {
+                    transactions[index].failRound(.noRecipientsAccepted)
+                    return true
+                }
+                if transactions[index].usesChunking {
+                    transactions[index].step = .body
+                    requestBody(transactions[index].id, fromStart: true)
+                } else {
+                    let id = transactions[index].id
+                    writeCommand(.data(id)) { $0.appendASCII("DATA") }
+                    transactions[index].outstanding += 1
+                    transactions[index].step = .awaitingGoAhead
+                }
+                return true
+            case .awaitingGoAhead, .body, .ended:
+                return progressed
+            }
+            progressed = true
+        }
+    }
+
+    // MARK: Commands
+
+    mutating func sendHello(_ command: HelloCommand) {
+        state = .hello(command)
+        let name = configuration.heloName
+        writeCommand(.hello) { out in
+            switch command {
+            case .ehlo: out.appendASCII("EHLO ")
+            case .lhlo: out.appendASCII("LHLO ")
+            case .helo: out.appendASCII("HELO ")
+            }
+            out.appendUTF8(name)
+        }
+    }
+
+    private mutating func writeMail(transaction index: Int) {
+        let transaction = transactions[index]
+        let envelope = transaction.envelope
+        let capabilities = self.capabilities
+        writeCommand(.mail(transaction.id)) { out in
+            out.appendASCII("MAIL FROM:<")
+            out.appendUTF8(envelope.sender)
+            out.appendASCII(">")
+            if let size = envelope.size, capabilities.contains(.size) {
+                out.appendASCII(" SIZE=")
+                out.appendDecimal(size)
+            }
+            switch envelope.bodyType {
+            case .sevenBit: break
+            case .eightBitMIME: out.appendASCII(" BODY=8BITMIME")
+            case .binaryMIME: out.appendASCII(" BODY=BINARYMIME")
+            }
+            if transaction.needsSMTPUTF8 { out.appendASCII(" SMTPUTF8") }
+            if let ret = envelope.dsnReturn {
+                out.appendASCII(" RET=")
+                out.appendUTF8(ret.rawValue)
+            }
+            if let envid = envelope.dsnEnvelopeID {
+                out.appendASCII(" ENVID=")
+                AddressSyntax.appendXText(envid, to: &out)
+            }
+        }
+        transactions[index].outstanding += 1
+    }
+
+    private mutating func writeRecipient(transaction index: Int, position: Int) {
+        let transaction = transactions[index]
+        let recipientIndex = transaction.recipientIndex(atRoundPosition: position)
+        let recipient = transaction.envelope.recipients[recipientIndex]
+        writeCommand(.recipient(transaction.id, index: recipientIndex)) { out in
+            out.appendASCII("RCPT TO:<")
+            out.appendUTF8(recipient.address)
+            out.appendASCII(">")
+            if let notify = recipient.notify {
+                out.appendASCII(" NOTIFY=")
+                switch notify {
+                case .never:
+                    out.appendASCII("NEVER")
+                case .on(let success, let failure, let delay):
+                    var first = true
+                    for (wanted, word) in [(success, "SUCCESS"), (failure, "FAILURE"), (delay, "DELAY")] where wanted {
+                        if !first { out.append(UInt8(ascii: ",")) }
+                        out.appendUTF8(word)
+                        first = false
+                    }
+                    if first { out.appendASCII("NEVER") }
+                }
+            }
+            if let original = recipient.originalRecipient {
+                out.appendASCII(" ORCPT=rfc822;")
+                AddressSyntax.appendXText(original, to: &out)
+            }
+        }
+        transactions[index].outstanding += 1
+    }
+
+    /// Appends one command line and records the reply it waits for. `redacted` replaces the
+    /// line in transcripts (AUTH payloads).
+    mutating func writeCommand(_ expectation: Expectation, redacted: String? = nil,
+                               _ build: (inout [UInt8]) -> Void) {
+        let start = output.count
+        build(&output)
+        if configuration.emitsTranscript {
+            let line = redacted ?? String(decoding: output[start...], as: UTF8.self)
+            emit(.transcript(.command(line)))
+        }
+        output.appendCRLF()
+        expect(expectation)
+    }
+
+    mutating func expect(_ expectation: Expectation) {
+        if expected.isEmpty { headSince = now }
+        expected.append(expectation)
+    }
+
+    mutating func emit(_ event: SMTPEvent) {
+        actions.append(.event(event))
+    }
+
+    /// Queues a request that must see all earlier output written first.
+    mutating func request(_ action: SMTPAction) {
+        if !output.isEmpty { actions.append(.write) }
+        actions.append(action)
+    }
+
+    mutating func requestBody(_ id: TransactionID, fromStart: Bool) {
+        bodyRequested = true
+        lastBodyActivity = now
+        if output.count >= configuration.limits.outputHighWater { actions.append(.write) }
+        actions.append(.sendBody(id, fromStart: fromStart))
+    }
+
+    // MARK: Message content
+
+    /// The transaction that may take body bytes now, if `id` is it.
+    func bodyTransactionIndex(_ id: TransactionID) -> Int? {
+        guard failure == nil, let index = transactions.firstIndex(where: { $0.id == id }),
+              transactions[index].step == .body, transactions[index].roundFailure == nil else { return nil }
+        return index
+    }
+
+    mutating func encodeBody(_ bytes: UnsafeBufferPointer<UInt8>, transaction index: Int) {
+        let id = transactions[index].id
+        if transactions[index].usesChunking {
+            scratch.removeAll(keepingCapacity: true)
+            do {
+                try transactions[index].encoder.encode(bytes, into: &scratch)
+            } catch {
+                bodyFailed(error, transaction: index)
+                return
+            }
+            if scratch.isEmpty {
+                requestBody(id, fromStart: false)
+                return
+            }
+            writeChunk(transaction: index, last: false)
+            // Without PIPELINING each chunk waits for its 250 before the next is requested.
+            if usesPipelining { requestBody(id, fromStart: false) }
+        } else {
+            let before = output.count
+            do {
+                try transactions[index].encoder.encode(bytes, into: &output)
+            } catch {
+                bodyFailed(error, transaction: index)
+                return
+            }
+            transactions[index].wireBytes += output.count - before
+            requestBody(id, fromStart: false)
+        }
+    }
+
+    mutating func endBody(transaction index: Int) {
+        let transaction = transactions[index]
+        if transaction.usesChunking {
+            scratch.removeAll(keepingCapacity: true)
+            transactions[index].encoder.finish(into: &scratch)
+            writeChunk(transaction: index, last: true)
+        } else {
+            let before = output.count
+            transactions[index].encoder.finish(into: &output)
+            transactions[index].wireBytes += output.count - before
+            if configuration.emitsTranscript { emit(.transcript(.data(byteCount: transactions[index].wireBytes))) }
+            transactions[index].step = .ended
+            // LMTP: one reply per accepted recipient (RFC 2033 §4.2).
+            let replies = transaction.lmtp ? max(1, transaction.acceptedInRound) : 1
+            transactions[index].lmtpRepliesLeft = transaction.lmtp ? transaction.acceptedInRound : 0
+            for _ in 0..<replies { expect(.dataEnd(transaction.id)) }
+            transactions[index].outstanding += replies
+        }
+        pump()
+    }
+
+    /// "BDAT <size>[ LAST]" and the chunk's exact bytes, from `scratch`.
+    private mutating func writeChunk(transaction index: Int, last: Bool) {
+        let id = transactions[index].id
+        let size = scratch.count
+        writeCommand(.chunk(id, last: last)) { out in
+            out.appendASCII("BDAT ")
+            out.appendDecimal(size)
+            if last { out.appendASCII(" LAST") }
+        }
+        output.append(contentsOf: scratch)
+        transactions[index].wireBytes += size
+        transactions[index].outstanding += 1
+        if last {
+            transactions[index].step = .ended
+            if configuration.emitsTranscript { emit(.transcript(.data(byteCount: transactions[index].wireBytes))) }
+        }
+    }
+
+    /// Content the engine refuses (or the caller abandoned). BDAT can be reset; DATA cannot be
+    /// aborted, so the connection goes and the server discards the partial message.
+    mutating func bodyFailed(_ problem: BodyProblem, transaction index: Int) {
+        let error = SMTPError.invalidBody(problem)
+        transactions[index].failRound(.local(error))
+        bodyRequested = false
+        if transactions[index].usesChunking {
+            pump()
+        } else {
+            fail(error, quit: false)
+        }
+    }
+
+    // MARK: Validation
+
+    /// Refuses, before MAIL, an envelope that is malformed or needs what the server lacks.
+    /// Returns whether SMTPUTF8 is needed.
+    func validate(_ envelope: Envelope) throws(SMTPError) -> Bool {
+        guard !envelope.recipients.isEmpty else { throw .noRecipients }
+        var needsUTF8 = envelope.requiresSMTPUTF8
+        if !envelope.sender.isEmpty {
+            switch AddressSyntax.checkMailbox(envelope.sender) {
+            case .failure(let problem): throw .invalidAddress(envelope.sender, problem)
+            case .success(let checked): needsUTF8 = needsUTF8 || checked.isUTF8
+            }
+        }
+        for recipient in envelope.recipients {
+            switch AddressSyntax.checkMailbox(recipient.address, allowPostmaster: true) {
+            case .failure(let problem): throw .invalidAddress(recipient.address, problem)
+            case .success(let checked): needsUTF8 = needsUTF8 || checked.isUTF8
+            }
+            if let original = recipient.originalRecipient {
+                guard !original.isEmpty, original.utf8.count <= 500 else {
+                    throw .invalidParameter("ORCPT must be 1 to 500 octets")
+                }
+            }
+        }
+        if let envid = envelope.dsnEnvelopeID {
+            guard !envid.isEmpty, envid.utf8.count <= 100 else { throw .invalidParameter("ENVID must be 1 to 100 octets") }
+        }
+        if needsUTF8, !capabilities.contains(.smtpUTF8) { throw .extensionRequired(.smtpUTF8) }
+        switch envelope.bodyType {
+        case .sevenBit:
+            break
+        case .eightBitMIME:
+            guard capabilities.contains(.eightBitMIME) else { throw .extensionRequired(.eightBitMIME) }
+        case .binaryMIME:
+            guard capabilities.contains(.chunking) else { throw .extensionRequired(.chunking) }
+            guard capabilities.contains(.binaryMIME) else { throw .extensionRequired(.binaryMIME) }
+        }
+        if envelope.requestsDSN, !capabilities.contains(.dsn) { throw .extensionRequired(.dsn) }
+        if let size = envelope.size {
+            guard size >= 0 else { throw .invalidParameter("negative SIZE") }
+            if capabilities.contains(.size), let limit = capabilities.maxMessageSize, size > limit {
+                throw .messageTooLarge(size: size, limit: limit)
+            }
+        }
+        return needsUTF8
+    }
+
+    // MARK: Time
+
+    var deadline: (at: SMTPInstant, phase: SMTPPhase)? {
+        let timeouts = configuration.timeouts
+        switch state {
+        case .idle, .closed:
+            return nil
+        case .tlsHandshake(_, let since):
+            return (since + timeouts.tlsHandshake, .tlsHandshake)
+        default:
+            break
+        }
+        var best: (at: SMTPInstant, phase: SMTPPhase)?
+        if let head = expected.first {
+            let (limit, phase) = Self.timeout(for: head, in: timeouts)
+            best = (headSince + limit, phase)
+        }
+        if failure == nil, transactions.contains(where: { $0.step == .body }) {
+            let bodyDue = lastBodyActivity + timeouts.dataBlock
+            if best == nil || bodyDue < best!.at { best = (bodyDue, .dataBlock) }
+        }
+        return best
+    }
+
+    static func timeout(for expectation: Expectation, in timeouts: Timeouts) -> (Duration, SMTPPhase) {
+        switch expectation {
+        case .greeting: (timeouts.greeting, .greeting)
+        case .hello: (timeouts.command, .hello)
+        case .startTLS: (timeouts.command, .startTLS)
+        case .auth: (timeouts.command, .authentication)
+        case .mail: (timeouts.mail, .mail)
+        case .recipient: (timeouts.recipient, .recipient)
+        case .data: (timeouts.dataInitiation, .dataInitiation)
+        case .chunk(_, last: false): (timeouts.dataBlock, .dataBlock)
+        case .chunk(_, last: true), .dataEnd: (timeouts.dataTermination, .dataTermination)
+        case .reset: (timeouts.reset, .reset)
+        case .quit: (timeouts.quit, .quit)
+        }
+    }
+
+    // MARK: Ending
+
+    /// Ends the session with `error`. Everything not yet written is dropped; only QUIT may still
+    /// go out, and only when `quit` says the protocol is in step.
+    mutating func fail(_ error: SMTPError, quit: Bool) {
+        guard failure == nil, !isClosed else { return }
+        failure = error
+        actions.filter { if case .event = $0 { true } else { false } }
+        output.removeAll(keepingCapacity: true)
+        bodyRequested = false
+        for transaction in transactions {
+            emit(.transactionFinished(transaction.id, transaction.outcome(sessionError: error)))
+        }
+        transactions.removeAll(keepingCapacity: true)
+        emit(.sessionFailed(error))
+        expected.removeAll()
+        var inStep = quit
+        switch state {
+        case .idle, .tlsHandshake, .closed: inStep = false
+        default: break
+        }
+        if inStep {
+            state = .quitting
+            writeCommand(.quit) { $0.appendASCII("QUIT") }
+        } else {
+            closeConnection()
+        }
+    }
+
+    /// The reply to QUIT (or its absence): a clean end unless the session had failed.
+    mutating func finishQuit() {
+        if failure == nil, !transactions.isEmpty {
+            fail(.connectionClosed(.dataTermination), quit: false)
+            return
+        }
+        if failure == nil { emit(.sessionClosed) }
+        closeConnection()
+    }
+
+    mutating func closeConnection() {
+        state = .closed
+        bodyRequested = false
+        expected.removeAll()
+        request(.close)
+    }
+}

@@ -1,0 +1,333 @@
+/// The SMTP client protocol engine: a pure state machine with no I/O, no clock and no threads.
+///
+/// # Theory of operation
+///
+/// The engine consumes what happened (bytes from the server, a finished TLS handshake, time
+/// passing, the connection closing, commands from the application) and produces what to do
+/// (bytes to write, "start TLS now", "close", "give me the next chunk of the body") and what it
+/// learned (events). A driver owns the socket, the TLS library and the clock, and runs this loop:
+///
+/// 1. Create the machine, open the connection, call `connectionEstablished(at:)`.
+/// 2. Drain: call `nextAction()` repeatedly and act on each result until it returns `.wait`:
+///    - `.write`: call `takeOutput(into:)` and write every byte it gives, in order, before acting
+///      on any later action.
+///    - `.startTLS`: run the TLS handshake on this connection; report `tlsEstablished(at:)` or
+///      `tlsFailed(_:at:)`. No plaintext byte is left unread: the engine checked.
+///    - `.readyForTransaction`: call `startTransaction(_:at:)` with the next message, or `quit(at:)`
+///      when there is none. The caller may also do this later, whenever `canStartTransaction` is true.
+///    - `.sendBody(id, fromStart:)`: call `sendBody(_:for:at:)` with the next chunk of that
+///      message's content, or `finishBody(for:at:)` at its end (rewind first when `fromStart`).
+///      One chunk per request: this is the backpressure. The engine asks again only after its
+///      output reached the driver, so a 1 GiB body never sits in memory.
+///    - `.event`: inform the application.
+///    - `.close`: close the connection; the session is over.
+/// 3. Wait for the next input: bytes (`received(_:at:)`), end of stream or reset
+///    (`connectionClosed(at:)`), or the deadline `nextDeadline` passing (`deadlineReached(at:)`).
+///    After every input, drain again (step 2).
+///
+/// Every input takes the current instant; the engine keeps no clock of its own. Inputs after
+/// `.close` are ignored.
+///
+/// # Guarantees
+///
+/// - Replies are matched to commands in order; PIPELINING groups MAIL, every RCPT and DATA into
+///   one write when offered; a reply nobody asked for, or a reply code that makes no sense for its
+///   command, ends the session with a typed `SMTPProtocolViolation`.
+/// - Server bytes are parsed within configured limits; nothing grows without bound.
+/// - After a fatal error only QUIT may still be sent, and only while the protocol is in step.
+/// - Message content is normalized and dot-stuffed (or BDAT-framed) so that it cannot end the
+///   data early, and credentials never go out without TLS unless the caller allowed it.
+///
+/// A 550 is not an error: per-recipient and per-message results are events. Errors are for the
+/// session: they are sticky, and `failure` keeps the first one.
+public struct SMTPMachine: Sendable {
+    enum State: Sendable {
+        case idle
+        case tlsHandshake(implicit: Bool, since: SMTPInstant)
+        case greeting
+        case hello(HelloCommand)
+        case startTLS
+        case authenticating(AuthExchange)
+        case ready
+        case quitting
+        case closed
+    }
+
+    enum HelloCommand: Sendable {
+        case ehlo, lhlo, helo
+    }
+
+    struct AuthExchange: Sendable {
+        var mechanism: any SASLMechanism
+        var rounds = 0
+        var cancelled: AuthAbortReason?
+    }
+
+    /// What each command in flight waits for, oldest first.
+    enum Expectation: Sendable, Equatable {
+        case greeting, hello, startTLS, auth
+        case mail(TransactionID)
+        case recipient(TransactionID, index: Int)
+        case data(TransactionID)
+        case chunk(TransactionID, last: Bool)
+        case dataEnd(TransactionID)
+        case reset, quit
+    }
+
+    public let configuration: SMTPConfiguration
+
+    var state: State = .idle
+    var parser: ReplyParser
+    /// What the server offers, as of the latest EHLO (reset by STARTTLS).
+    public internal(set) var capabilities: Capabilities = .basic
+    public internal(set) var isTLSActive = false
+    public internal(set) var isAuthenticated = false
+    /// The error that ended the session, if one did.
+    public internal(set) var failure: SMTPError?
+
+    var now: SMTPInstant = .zero
+    var expected = FIFO<Expectation>()
+    /// When the oldest expectation became the oldest (its timeout runs from here).
+    var headSince: SMTPInstant = .zero
+    var actions = FIFO<SMTPAction>()
+    var output: [UInt8] = []
+    /// BDAT chunk assembly, reused.
+    var scratch: [UInt8] = []
+    /// Transactions in flight, oldest first: at most one finishing and one being sent.
+    var transactions: [Transaction] = []
+    var nextTransactionNumber: UInt64 = 1
+    var readyAnnounced = false
+    var quitRequested = false
+    var bodyRequested = false
+    var lastBodyActivity: SMTPInstant = .zero
+    var peerClosed = false
+    var peerCloseHandled = false
+
+    /// Checks the configuration (the EHLO name above all) and creates an idle engine.
+    public init(configuration: SMTPConfiguration) throws(SMTPError) {
+        guard AddressSyntax.isValidHeloName(configuration.heloName) else {
+            throw .invalidHeloName(configuration.heloName)
+        }
+        self.configuration = configuration
+        self.parser = ReplyParser(limits: configuration.limits.reply)
+        transactions.reserveCapacity(2)
+    }
+
+    // MARK: - Inputs from the driver
+
+    /// The TCP connection is up. In implicit-TLS mode the engine asks for a handshake first.
+    public mutating func connectionEstablished(at now: SMTPInstant) {
+        self.now = now
+        guard case .idle = state else { return }
+        if configuration.tls == .implicit {
+            state = .tlsHandshake(implicit: true, since: now)
+            request(.startTLS)
+        } else {
+            state = .greeting
+            expect(.greeting)
+        }
+    }
+
+    /// Bytes from the server (already decrypted when TLS is on), in any chunking.
+    public mutating func received(_ bytes: UnsafeRawBufferPointer, at now: SMTPInstant) {
+        self.now = now
+        guard acceptsServerBytes() else { return }
+        parser.append(bytes)
+    }
+
+    /// Bytes from the server, from any collection (convenient in tests).
+    public mutating func received(_ bytes: some Sequence<UInt8>, at now: SMTPInstant) {
+        self.now = now
+        guard acceptsServerBytes() else { return }
+        parser.append(contentsOf: bytes)
+    }
+
+    private mutating func acceptsServerBytes() -> Bool {
+        switch state {
+        case .closed:
+            return false
+        case .idle:
+            fail(.misuse("bytes received before connectionEstablished"), quit: false)
+            return false
+        case .tlsHandshake(let implicit, _):
+            // Plaintext after the 220 to STARTTLS, in a later read than the 220 itself.
+            fail(.protocolViolation(implicit ? .bytesDuringTLSHandshake : .bytesAfterSTARTTLS), quit: false)
+            return false
+        default:
+            return true
+        }
+    }
+
+    /// The TLS handshake the engine asked for succeeded (certificate verified, as configured).
+    public mutating func tlsEstablished(at now: SMTPInstant) {
+        self.now = now
+        guard case .tlsHandshake(let implicit, _) = state else {
+            if !isClosed { fail(.misuse("tlsEstablished without a .startTLS request"), quit: false) }
+            return
+        }
+        isTLSActive = true
+        emit(.tlsEstablished)
+        if implicit {
+            state = .greeting
+            expect(.greeting)
+        } else {
+            // Everything learned before TLS is void (RFC 3207 §4.2).
+            capabilities = .basic
+            parser.parsesEnhancedStatusCodes = false
+            sendHello(configuration.dialect == .lmtp ? .lhlo : .ehlo)
+        }
+    }
+
+    /// The TLS handshake failed, or its certificate was not accepted. Never a plaintext fallback.
+    public mutating func tlsFailed(_ tlsFailure: TLSFailure, at now: SMTPInstant) {
+        self.now = now
+        switch tlsFailure {
+        case .handshake(let why): fail(.tlsHandshakeFailed(why), quit: false)
+        case .certificate(let why): fail(.certificateRejected(why), quit: false)
+        }
+    }
+
+    /// The server closed the connection (end of stream) or it was reset. Replies already received
+    /// are still processed first.
+    public mutating func connectionClosed(at now: SMTPInstant) {
+        self.now = now
+        switch state {
+        case .closed: return
+        case .idle: fail(.connectionClosed(.connect), quit: false)
+        case .tlsHandshake: fail(.connectionClosed(.tlsHandshake), quit: false)
+        default: peerClosed = true
+        }
+    }
+
+    /// Time has passed. A no-op unless `nextDeadline` is due.
+    public mutating func deadlineReached(at now: SMTPInstant) {
+        self.now = now
+        guard let due = deadline, now >= due.at else { return }
+        if case .quitting = state, expected.first == .quit {
+            finishQuit()
+        } else {
+            fail(.timeout(due.phase), quit: false)
+        }
+    }
+
+    // MARK: - Commands from the application
+
+    /// True when a new transaction may start now.
+    public var canStartTransaction: Bool { !quitRequested && canSendNewGroup }
+
+    /// Starts a transaction: validates the envelope against the syntax rules and the server's
+    /// extensions, then queues MAIL and RCPT (and DATA). Throws, having sent nothing, when the
+    /// envelope is invalid or needs an extension the server lacks; the session stays usable.
+    public mutating func startTransaction(_ envelope: Envelope, at now: SMTPInstant) throws(SMTPError) -> TransactionID {
+        self.now = now
+        guard canStartTransaction else {
+            throw .misuse("startTransaction when no transaction can start")
+        }
+        let needsSMTPUTF8 = try validate(envelope)
+        let id = TransactionID(rawValue: nextTransactionNumber)
+        nextTransactionNumber += 1
+        let chunking = envelope.bodyType == .binaryMIME
+            || (configuration.useChunking && capabilities.contains(.chunking))
+        transactions.append(Transaction(id: id, envelope: envelope, usesChunking: chunking,
+                                        needsSMTPUTF8: needsSMTPUTF8, lmtp: configuration.dialect == .lmtp))
+        readyAnnounced = false
+        pump()
+        return id
+    }
+
+    /// The next chunk of message content, answering `.sendBody`. Chunks for a transaction that
+    /// has already ended (refused meanwhile) are dropped.
+    public mutating func sendBody(_ chunk: UnsafeRawBufferPointer, for id: TransactionID, at now: SMTPInstant) throws(SMTPError) {
+        self.now = now
+        guard let index = bodyTransactionIndex(id) else { return }
+        guard bodyRequested else { throw .misuse("sendBody without a .sendBody request") }
+        bodyRequested = false
+        lastBodyActivity = now
+        encodeBody(chunk.bindMemory(to: UInt8.self), transaction: index)
+    }
+
+    /// Convenience for tests and small bodies.
+    public mutating func sendBody(_ chunk: some Collection<UInt8>, for id: TransactionID, at now: SMTPInstant) throws(SMTPError) {
+        let bytes = Array(chunk)
+        var thrown: SMTPError?
+        bytes.withUnsafeBytes { raw in
+            do throws(SMTPError) { try sendBody(raw, for: id, at: now) } catch { thrown = error }
+        }
+        if let thrown { throw thrown }
+    }
+
+    /// The end of the message content, answering `.sendBody`.
+    public mutating func finishBody(for id: TransactionID, at now: SMTPInstant) throws(SMTPError) {
+        self.now = now
+        guard let index = bodyTransactionIndex(id) else { return }
+        guard bodyRequested else { throw .misuse("finishBody without a .sendBody request") }
+        bodyRequested = false
+        lastBodyActivity = now
+        endBody(transaction: index)
+    }
+
+    /// The caller cannot produce the rest of the content (its source failed). With BDAT the
+    /// transaction is reset; with DATA, which cannot be aborted, the connection is dropped so the
+    /// server discards the partial message.
+    public mutating func abortBody(for id: TransactionID, at now: SMTPInstant) {
+        self.now = now
+        guard let index = bodyTransactionIndex(id) else { return }
+        bodyFailed(.abortedByCaller, transaction: index)
+    }
+
+    /// Ends the session with QUIT once the transactions in flight are done (pipelined behind the
+    /// last one when the server allows). Called before the session is ready, it takes effect then.
+    public mutating func quit(at now: SMTPInstant) {
+        self.now = now
+        quitRequested = true
+        pump()
+    }
+
+    /// Abandons the session at once: no QUIT, `.close` follows.
+    public mutating func cancel(at now: SMTPInstant) {
+        self.now = now
+        fail(.cancelled, quit: false)
+    }
+
+    // MARK: - Outputs
+
+    /// The next thing to do; `.wait` when the engine needs an input. Server replies are parsed
+    /// lazily here, one at a time, so one read holding many pipelined replies is handled in order.
+    public mutating func nextAction() -> SMTPAction {
+        while true {
+            if let action = actions.popFirst() {
+                if case .write = action, output.isEmpty { continue }
+                return action
+            }
+            if processInput() { continue }
+            if !output.isEmpty, !isClosed { return .write }
+            return .wait
+        }
+    }
+
+    /// Hands the pending output to the driver. Passing an empty buffer swaps storage instead of
+    /// copying, so a driver that clears its buffer after each write never makes the engine allocate.
+    public mutating func takeOutput(into buffer: inout [UInt8]) {
+        if buffer.isEmpty {
+            swap(&buffer, &output)
+        } else {
+            buffer.append(contentsOf: output)
+            output.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// Bytes waiting in the engine's output buffer.
+    public var pendingOutputCount: Int { output.count }
+
+    /// When the engine next needs `deadlineReached(at:)`; nil when nothing is timed.
+    public var nextDeadline: SMTPInstant? { deadline?.at }
+
+    /// The phase whose timeout `nextDeadline` belongs to.
+    public var nextDeadlinePhase: SMTPPhase? { deadline?.phase }
+
+    /// True once `.close` was issued.
+    public var isClosed: Bool {
+        if case .closed = state { return true }
+        return false
+    }
+}

@@ -1,0 +1,225 @@
+/// The phase of a session, as timeouts and connection losses report it.
+public enum SMTPPhase: String, Hashable, Sendable, CustomStringConvertible {
+    case connect
+    case tlsHandshake = "TLS handshake"
+    case greeting
+    case hello = "EHLO/HELO"
+    case startTLS = "STARTTLS"
+    case authentication = "AUTH"
+    case mail = "MAIL"
+    case recipient = "RCPT"
+    case dataInitiation = "DATA"
+    case dataBlock = "message data"
+    case dataTermination = "end of data"
+    case reset = "RSET"
+    case quit = "QUIT"
+    case idle
+
+    public var description: String { rawValue }
+}
+
+/// An SMTP service extension the engine may need for a transaction.
+public enum SMTPExtension: String, Hashable, Sendable, CustomStringConvertible {
+    case esmtp = "ESMTP (EHLO)"
+    case size = "SIZE"
+    case eightBitMIME = "8BITMIME"
+    case binaryMIME = "BINARYMIME"
+    case chunking = "CHUNKING"
+    case smtpUTF8 = "SMTPUTF8"
+    case dsn = "DSN"
+
+    public var description: String { rawValue }
+}
+
+/// Ways a server's bytes can break the protocol. Each one ends the session.
+public enum SMTPProtocolViolation: Error, Hashable, Sendable, CustomStringConvertible {
+    /// A reply line that does not start with three digits and a separator.
+    case malformedLine
+    /// A code outside 2yz-5yz, or with a second digit above 5.
+    case invalidCode(UInt16)
+    /// A multi-line reply whose lines carry different codes.
+    case inconsistentCode(first: UInt16, later: UInt16)
+    /// A line ended by LF alone.
+    case bareLineFeed
+    /// A CR not followed by LF.
+    case bareCarriageReturn
+    case lineTooLong(limit: Int)
+    case tooManyLines(limit: Int)
+    case replyTooLarge(limit: Int)
+    /// A reply when no command was waiting for one.
+    case unsolicitedReply(ReplyCode)
+    /// A reply code that makes no sense for the command it answers (354 to MAIL, 334 to RCPT, 221 to EHLO).
+    case unexpectedReply(ReplyCode, phase: SMTPPhase)
+    /// Bytes that followed the 220 to STARTTLS before TLS began, in the same read or a later
+    /// one: a response-injection attempt.
+    case bytesAfterSTARTTLS
+    /// Plaintext bytes while the TLS handshake was supposed to run.
+    case bytesDuringTLSHandshake
+
+    public var description: String {
+        switch self {
+        case .malformedLine: "malformed reply line"
+        case .invalidCode(let code): "invalid reply code \(code)"
+        case .inconsistentCode(let first, let later): "multi-line reply changed its code from \(first) to \(later)"
+        case .bareLineFeed: "reply line ended by a bare LF"
+        case .bareCarriageReturn: "bare CR inside a reply line"
+        case .lineTooLong(let limit): "reply line longer than \(limit) bytes"
+        case .tooManyLines(let limit): "reply with more than \(limit) lines"
+        case .replyTooLarge(let limit): "reply larger than \(limit) bytes"
+        case .unsolicitedReply(let code): "unsolicited reply \(code) when no command was pending"
+        case .unexpectedReply(let code, let phase): "unexpected reply \(code) to \(phase)"
+        case .bytesAfterSTARTTLS: "bytes received after the 220 to STARTTLS, before TLS (response injection)"
+        case .bytesDuringTLSHandshake: "plaintext bytes received during the TLS handshake"
+        }
+    }
+}
+
+/// Why an address, or a name the client sends, was refused before anything was sent.
+public enum AddressProblem: Error, Hashable, Sendable, CustomStringConvertible {
+    case empty
+    /// CR, LF, NUL, another control character, a space or an angle bracket.
+    case forbiddenCharacter(UInt8)
+    case missingAtSign
+    case invalidLocalPart
+    case invalidDomain
+    case localPartTooLong
+    case domainTooLong
+    case pathTooLong
+
+    public var description: String {
+        switch self {
+        case .empty: "empty address"
+        case .forbiddenCharacter(let byte):
+            switch byte {
+            case 13: "contains CR"
+            case 10: "contains LF"
+            case 0: "contains NUL"
+            case UInt8(ascii: "<"), UInt8(ascii: ">"): "contains an angle bracket"
+            case UInt8(ascii: " "): "contains a space"
+            default: "contains the control character 0x\(String(byte, radix: 16, uppercase: true))"
+            }
+        case .missingAtSign: "no @domain"
+        case .invalidLocalPart: "malformed local part"
+        case .invalidDomain: "malformed domain"
+        case .localPartTooLong: "local part longer than 64 octets"
+        case .domainTooLong: "domain longer than 255 octets"
+        case .pathTooLong: "address longer than 254 octets"
+        }
+    }
+}
+
+/// Why message data was refused while it streamed. DATA cannot be aborted, so the engine closes
+/// the connection rather than send a truncated message.
+public enum BodyProblem: Error, Hashable, Sendable, CustomStringConvertible {
+    case nulByte
+    case lineTooLong(limit: Int)
+    /// A byte above 127 in a body declared 7-bit.
+    case eightBitData
+    /// The caller gave up (its source failed).
+    case abortedByCaller
+
+    public var description: String {
+        switch self {
+        case .nulByte: "message contains a NUL byte"
+        case .lineTooLong(let limit): "message has a line longer than \(limit) octets"
+        case .eightBitData: "message contains 8-bit data but was declared 7-bit"
+        case .abortedByCaller: "message data aborted"
+        }
+    }
+}
+
+/// Why the engine stopped an AUTH exchange itself.
+public enum AuthAbortReason: Hashable, Sendable, CustomStringConvertible {
+    case tooManyChallenges(limit: Int)
+    case invalidChallenge
+    case mechanismFailed(String)
+
+    public var description: String {
+        switch self {
+        case .tooManyChallenges(let limit): "more than \(limit) AUTH challenges"
+        case .invalidChallenge: "AUTH challenge is not valid base64"
+        case .mechanismFailed(let why): why
+        }
+    }
+}
+
+/// Everything that can end a session or a transaction other than a plain negative reply.
+///
+/// Server violations, refusals of the session's set-up, timeouts and lost connections are all
+/// here, typed, so a caller can tell "TLS was not offered" from "the certificate was bad" from
+/// "the server refused EHLO after STARTTLS". A 550 to RCPT is not an error: it is an event.
+public enum SMTPError: Error, Hashable, Sendable, CustomStringConvertible {
+    // Caller input, refused before anything was sent.
+    case invalidAddress(String, AddressProblem)
+    case invalidHeloName(String)
+    case invalidParameter(String)
+    case noRecipients
+    case extensionRequired(SMTPExtension)
+    case messageTooLarge(size: Int, limit: Int)
+    case invalidBody(BodyProblem)
+    /// A method called at a time the call-order contract does not allow.
+    case misuse(String)
+
+    // The server broke the protocol.
+    case protocolViolation(SMTPProtocolViolation)
+
+    // The server refused to set up the session.
+    case greetingRefused(SMTPReply)
+    case serviceNotAvailable(SMTPReply)
+    case ehloRefused(SMTPReply)
+    case heloRefused(SMTPReply)
+    case ehloRefusedAfterTLS(SMTPReply)
+    case resetRefused(SMTPReply)
+
+    // TLS.
+    case tlsNotOffered
+    case startTLSRefused(SMTPReply)
+    case tlsHandshakeFailed(String)
+    case certificateRejected(String)
+
+    // AUTH.
+    case authenticationRequiresTLS
+    case authenticationNotOffered
+    case noCommonAuthenticationMechanism(offered: [String])
+    case authenticationFailed(SMTPReply)
+    case authenticationAborted(AuthAbortReason)
+
+    // Time and the connection.
+    case timeout(SMTPPhase)
+    case connectionClosed(SMTPPhase)
+    case cancelled
+
+    public var description: String {
+        switch self {
+        case .invalidAddress(let address, let problem):
+            "invalid address \"\(SMTPReply.printable(address))\": \(problem)"
+        case .invalidHeloName(let name): "invalid EHLO/HELO name \"\(SMTPReply.printable(name))\""
+        case .invalidParameter(let why): "invalid parameter: \(why)"
+        case .noRecipients: "no recipients"
+        case .extensionRequired(let ext): "the message needs \(ext), which the server does not offer"
+        case .messageTooLarge(let size, let limit): "message of \(size) bytes exceeds the server's SIZE limit of \(limit)"
+        case .invalidBody(let problem): "\(problem)"
+        case .misuse(let what): "engine misuse: \(what)"
+        case .protocolViolation(let violation): "protocol violation: \(violation)"
+        case .greetingRefused(let reply): "server refused the connection: \(reply)"
+        case .serviceNotAvailable(let reply): "service not available: \(reply)"
+        case .ehloRefused(let reply): "server refused EHLO: \(reply)"
+        case .heloRefused(let reply): "server refused HELO: \(reply)"
+        case .ehloRefusedAfterTLS(let reply): "server refused EHLO after STARTTLS: \(reply)"
+        case .resetRefused(let reply): "server refused RSET: \(reply)"
+        case .tlsNotOffered: "server does not offer STARTTLS and TLS is required"
+        case .startTLSRefused(let reply): "server refused STARTTLS: \(reply)"
+        case .tlsHandshakeFailed(let why): "TLS handshake failed: \(why)"
+        case .certificateRejected(let why): "server certificate not accepted: \(why)"
+        case .authenticationRequiresTLS: "refusing to authenticate over a connection without TLS"
+        case .authenticationNotOffered: "server does not offer AUTH"
+        case .noCommonAuthenticationMechanism(let offered):
+            "no usable AUTH mechanism (server offers: \(offered.isEmpty ? "none" : offered.joined(separator: " ")))"
+        case .authenticationFailed(let reply): "authentication failed: \(reply)"
+        case .authenticationAborted(let reason): "authentication aborted: \(reason)"
+        case .timeout(let phase): "timed out waiting for \(phase)"
+        case .connectionClosed(let phase): "connection closed by server during \(phase)"
+        case .cancelled: "cancelled"
+        }
+    }
+}

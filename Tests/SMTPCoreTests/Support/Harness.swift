@@ -1,0 +1,242 @@
+import SMTPCore
+import Testing
+
+/// A message the harness sends when the engine offers a transaction.
+struct TestMessage {
+    var envelope: Envelope
+    /// The content in the chunks the harness will pass to `sendBody`.
+    var chunks: [[UInt8]]
+
+    init(_ envelope: Envelope, body: String) {
+        self.envelope = envelope
+        self.chunks = body.isEmpty ? [] : [Array(body.utf8)]
+    }
+
+    init(_ envelope: Envelope, chunks: [[UInt8]]) {
+        self.envelope = envelope
+        self.chunks = chunks
+    }
+
+    init(from sender: String, to recipients: [String], body: String = "Subject: t\r\n\r\nhello\r\n") {
+        self.init(Envelope(sender: sender, recipients: recipients.map { Recipient($0) }), body: body)
+    }
+}
+
+/// What one run of a script produced.
+struct RunResult: Equatable {
+    var clientBytes: [UInt8]
+    var events: [String]
+    var closed: Bool
+    var failure: SMTPError?
+    var startErrors: [String]
+
+    var clientText: String { String(decoding: clientBytes, as: UTF8.self) }
+}
+
+/// Drives an engine through a script with a virtual clock, the way a real driver would.
+struct Harness {
+    var machine: SMTPMachine
+    var now = SMTPInstant(nanoseconds: 1_000_000_000)
+    var messages: [TestMessage]
+    var quitWhenDone: Bool
+    var strategy: SplitStrategy
+    var generator: SplitStrategy.Generator
+
+    var client: [UInt8] = []
+    var events: [String] = []
+    var closed = false
+    var tlsRequested = false
+    var startErrors: [String] = []
+    private var started: [TransactionID: Int] = [:]
+    private var bodyCursor: [TransactionID: Int] = [:]
+    private var bodyPieces: [TransactionID: [[UInt8]]] = [:]
+    private var outputBuffer: [UInt8] = []
+
+    init(configuration: SMTPConfiguration, messages: [TestMessage], quitWhenDone: Bool, strategy: SplitStrategy) throws {
+        machine = try SMTPMachine(configuration: configuration)
+        self.messages = messages
+        self.quitWhenDone = quitWhenDone
+        self.strategy = strategy
+        self.generator = strategy.makeGenerator()
+    }
+
+    mutating func drain() {
+        while true {
+            switch machine.nextAction() {
+            case .write:
+                machine.takeOutput(into: &outputBuffer)
+                client.append(contentsOf: outputBuffer)
+                outputBuffer.removeAll(keepingCapacity: true)
+            case .startTLS:
+                tlsRequested = true
+            case .readyForTransaction:
+                if !messages.isEmpty {
+                    let message = messages.removeFirst()
+                    do {
+                        let id = try machine.startTransaction(message.envelope, at: now)
+                        // Message content is re-chunked by the strategy too (boundaries matter for stuffing).
+                        let joined = message.chunks.flatMap { $0 }
+                        bodyPieces[id] = strategyPieces(message.chunks, joined: joined)
+                        started[id] = started.count
+                    } catch {
+                        startErrors.append("\(error)")
+                        events.append("start-error: \(error)")
+                    }
+                } else if quitWhenDone {
+                    machine.quit(at: now)
+                }
+            case .sendBody(let id, let fromStart):
+                if fromStart { bodyCursor[id] = 0 }
+                let pieces = bodyPieces[id] ?? []
+                let cursor = bodyCursor[id] ?? 0
+                do {
+                    if cursor < pieces.count {
+                        bodyCursor[id] = cursor + 1
+                        try machine.sendBody(pieces[cursor], for: id, at: now)
+                    } else {
+                        try machine.finishBody(for: id, at: now)
+                    }
+                } catch {
+                    Issue.record("body call failed: \(error)")
+                }
+            case .event(let event):
+                events.append(describe(event))
+            case .close:
+                closed = true
+            case .wait:
+                return
+            }
+        }
+    }
+
+    private mutating func strategyPieces(_ chunks: [[UInt8]], joined: [UInt8]) -> [[UInt8]] {
+        switch strategy {
+        case .whole: return chunks
+        default: return strategy.pieces(joined, generator: &generator)
+        }
+    }
+
+    mutating func feed(_ bytes: [UInt8]) {
+        for piece in strategy.pieces(bytes, generator: &generator) {
+            machine.received(piece, at: now)
+            drain()
+        }
+    }
+
+    var result: RunResult {
+        RunResult(clientBytes: client, events: events, closed: closed, failure: machine.failure, startErrors: startErrors)
+    }
+}
+
+/// Compact event descriptions for assertions.
+func describe(_ event: SMTPEvent) -> String {
+    switch event {
+    case .greeting(let reply): "greeting \(reply.code)"
+    case .capabilities(let caps): "capabilities \(caps.isExtended ? "esmtp" : "basic")"
+    case .negotiatingTLS: "negotiating-tls"
+    case .continuingWithoutTLS: "without-tls"
+    case .tlsEstablished: "tls"
+    case .authenticated(let mechanism): "authenticated \(mechanism)"
+    case .sessionReady: "ready"
+    case .recipient(let id, let index, let reply): "rcpt \(id) \(index) \(reply.code)"
+    case .messageAccepted(let id, let reply): "accepted \(id) \(reply.code)"
+    case .messageRejected(let id, let reply): "rejected \(id) \(reply.code)"
+    case .recipientDelivery(let id, let index, let reply): "delivery \(id) \(index) \(reply.code)"
+    case .transactionFinished(let id, let outcome):
+        "finished \(id) \(outcome.status) \(outcome.deliveredCount)/\(outcome.recipientCount)"
+            + (outcome.failure.map { " [\($0)]" } ?? "")
+    case .transcript(let entry):
+        switch entry {
+        case .command(let line): "C: \(line)"
+        case .reply(let reply): "S: \(reply.code)"
+        case .data(let count): "C: <\(count) bytes>"
+        }
+    case .sessionFailed(let error): "failed: \(error)"
+    case .sessionClosed: "closed"
+    }
+}
+
+/// Runs `script` under `strategy`, checking client output against the script at every server step.
+func run(_ script: Script, configuration: SMTPConfiguration, messages: [TestMessage] = [],
+         quitWhenDone: Bool = true, strategy: SplitStrategy,
+         sourceLocation: SourceLocation = #_sourceLocation) throws -> RunResult {
+    var harness = try Harness(configuration: configuration, messages: messages, quitWhenDone: quitWhenDone, strategy: strategy)
+    var expected: [UInt8] = []
+    harness.machine.connectionEstablished(at: harness.now)
+    harness.drain()
+
+    func checkClient(_ harness: Harness, _ when: String) -> Bool {
+        if harness.client != expected {
+            Issue.record("""
+                [\(strategy)] client output differs \(when)
+                expected: \(String(decoding: expected, as: UTF8.self).debugDescription)
+                actual:   \(String(decoding: harness.client, as: UTF8.self).debugDescription)
+                events: \(harness.events)
+                """, sourceLocation: sourceLocation)
+            return false
+        }
+        return true
+    }
+
+    for (number, step) in script.steps.enumerated() {
+        switch step {
+        case .client(let bytes):
+            expected.append(contentsOf: bytes)
+        case .server(let bytes):
+            guard checkClient(harness, "before step \(number + 1)") else { return harness.result }
+            harness.feed(bytes)
+        case .tls(let failure):
+            guard checkClient(harness, "before TLS at step \(number + 1)") else { return harness.result }
+            let requested = harness.tlsRequested
+            #expect(requested, "[\(strategy)] client did not ask for TLS at step \(number + 1)", sourceLocation: sourceLocation)
+            harness.tlsRequested = false
+            if let failure {
+                harness.machine.tlsFailed(failure, at: harness.now)
+            } else {
+                harness.machine.tlsEstablished(at: harness.now)
+            }
+            harness.drain()
+        case .eof:
+            guard checkClient(harness, "before EOF at step \(number + 1)") else { return harness.result }
+            harness.machine.connectionClosed(at: harness.now)
+            harness.drain()
+        case .wait(let seconds):
+            guard checkClient(harness, "before WAIT at step \(number + 1)") else { return harness.result }
+            harness.now = harness.now + .seconds(seconds)
+            harness.machine.deadlineReached(at: harness.now)
+            harness.drain()
+        }
+    }
+    _ = checkClient(harness, "at the end")
+    let unanswered = harness.tlsRequested
+    let closed = harness.closed
+    #expect(!unanswered || closed, "[\(strategy)] unanswered TLS request", sourceLocation: sourceLocation)
+    return harness.result
+}
+
+/// Runs `script` under every split strategy, checks they all agree, and returns the result.
+@discardableResult
+func transcript(_ text: String, configuration: SMTPConfiguration = .test(), messages: [TestMessage] = [],
+                quitWhenDone: Bool = true, sourceLocation: SourceLocation = #_sourceLocation) throws -> RunResult {
+    let script = Script(text)
+    var first: RunResult?
+    for strategy in SplitStrategy.allCases {
+        let result = try run(script, configuration: configuration, messages: messages,
+                             quitWhenDone: quitWhenDone, strategy: strategy, sourceLocation: sourceLocation)
+        if let first {
+            #expect(result == first, "[\(strategy)] outcome differs from the whole-input run", sourceLocation: sourceLocation)
+        } else {
+            first = result
+        }
+    }
+    return first!
+}
+
+extension SMTPConfiguration {
+    static func test(tls: TLSPolicy = .off, authentication: AuthenticationOptions? = nil, dialect: Dialect = .smtp,
+                     usePipelining: Bool = true, useChunking: Bool = true, timeouts: Timeouts = Timeouts(),
+                     limits: Limits = Limits()) -> SMTPConfiguration {
+        SMTPConfiguration(heloName: "client.example", tls: tls, authentication: authentication, dialect: dialect,
+                          usePipelining: usePipelining, useChunking: useChunking, timeouts: timeouts, limits: limits)
+    }
+}
