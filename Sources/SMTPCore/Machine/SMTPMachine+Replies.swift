@@ -109,7 +109,7 @@ extension SMTPMachine {
     private mutating func handleHello(_ reply: SMTPReply) {
         guard case .hello(let command) = state else { return violation(reply, .hello) }
         switch reply.code.replyClass {
-        case 2:
+        case 2 where reply.code.completesCommand:
             if command == .helo {
                 capabilities = .basic
             } else {
@@ -298,7 +298,7 @@ extension SMTPMachine {
     private mutating func handleMailReply(_ reply: SMTPReply, transaction index: Int) {
         transactions[index].outstanding -= 1
         switch reply.code.replyClass {
-        case 2: transactions[index].mailAccepted = true
+        case 2 where reply.code.completesCommand: transactions[index].mailAccepted = true
         case 4, 5: transactions[index].failRound(.senderRefused(reply.detached()))
         default: violation(reply, .mail)
         }
@@ -308,7 +308,7 @@ extension SMTPMachine {
         transactions[index].outstanding -= 1
         let id = transactions[index].id
         switch reply.code.replyClass {
-        case 2:
+        case 2 where reply.code.completesCommand:
             guard transactions[index].mailAccepted else { return }
             transactions[index].acceptedInRound += 1
             if transactions[index].lmtp { transactions[index].acceptedIndices.append(recipient) }
@@ -380,7 +380,7 @@ extension SMTPMachine {
         transactions[index].outstanding -= 1
         let transaction = transactions[index]
         switch reply.code.replyClass {
-        case 2:
+        case 2 where reply.code.completesCommand:
             if !usesPipelining, transaction.step == .body, transaction.roundFailure == nil {
                 requestBody(transaction.id, fromStart: false)
             }
@@ -406,7 +406,7 @@ extension SMTPMachine {
         let transaction = transactions[index]
         let positive: Bool
         switch reply.code.replyClass {
-        case 2: positive = true
+        case 2 where reply.code.completesCommand: positive = true
         case 4, 5: positive = false
         default: return violation(reply, .dataTermination)
         }
@@ -447,7 +447,7 @@ extension SMTPMachine {
 
     private mutating func handleReset(_ reply: SMTPReply) {
         switch reply.code.replyClass {
-        case 2: break
+        case 2 where reply.code.completesCommand: break
         case 4, 5: fail(.resetRefused(reply.detached()), quit: true)
         default: violation(reply, .reset)
         }

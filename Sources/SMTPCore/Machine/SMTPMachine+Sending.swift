@@ -218,9 +218,11 @@ extension SMTPMachine {
         return index
     }
 
-    mutating func encodeBody(_ bytes: UnsafeBufferPointer<UInt8>, transaction index: Int) {
-        let id = transactions[index].id
-        if transactions[index].usesChunking {
+    /// Encodes one chunk (and, when `last`, the end of the content) into the output: dot-stuffed
+    /// after DATA, or as one BDAT chunk.
+    mutating func encodeBody(_ bytes: UnsafeBufferPointer<UInt8>, transaction index: Int, last: Bool) {
+        let transaction = transactions[index]
+        if transaction.usesChunking {
             scratch.removeAll(keepingCapacity: true)
             do {
                 try transactions[index].encoder.encode(bytes, into: &scratch)
@@ -228,44 +230,42 @@ extension SMTPMachine {
                 bodyFailed(error, transaction: index)
                 return
             }
+            if last {
+                transactions[index].encoder.finish(into: &scratch)
+                writeChunk(transaction: index, last: true)
+                pump()
+                return
+            }
             if scratch.isEmpty {
-                requestBody(id, fromStart: false)
+                requestBody(transaction.id, fromStart: false)
                 return
             }
             writeChunk(transaction: index, last: false)
             // Without PIPELINING each chunk waits for its 250 before the next is requested.
-            if usesPipelining { requestBody(id, fromStart: false) }
-        } else {
-            let before = output.count
-            do {
-                try transactions[index].encoder.encode(bytes, into: &output)
-            } catch {
-                bodyFailed(error, transaction: index)
-                return
-            }
-            transactions[index].wireBytes += output.count - before
-            requestBody(id, fromStart: false)
+            if usesPipelining { requestBody(transaction.id, fromStart: false) }
+            return
         }
-    }
-
-    mutating func endBody(transaction index: Int) {
-        let transaction = transactions[index]
-        if transaction.usesChunking {
-            scratch.removeAll(keepingCapacity: true)
-            transactions[index].encoder.finish(into: &scratch)
-            writeChunk(transaction: index, last: true)
-        } else {
-            let before = output.count
-            transactions[index].encoder.finish(into: &output)
-            transactions[index].wireBytes += output.count - before
-            if configuration.emitsTranscript { emit(.transcript(.data(byteCount: transactions[index].wireBytes))) }
-            transactions[index].step = .ended
-            // LMTP: one reply per accepted recipient (RFC 2033 §4.2).
-            let replies = transaction.lmtp ? max(1, transaction.acceptedInRound) : 1
-            transactions[index].lmtpRepliesLeft = transaction.lmtp ? transaction.acceptedInRound : 0
-            for _ in 0..<replies { expect(.dataEnd(transaction.id)) }
-            transactions[index].outstanding += replies
+        let before = output.count
+        do {
+            try transactions[index].encoder.encode(bytes, into: &output)
+        } catch {
+            bodyFailed(error, transaction: index)
+            return
         }
+        guard last else {
+            transactions[index].wireBytes += output.count - before
+            requestBody(transaction.id, fromStart: false)
+            return
+        }
+        transactions[index].encoder.finish(into: &output)
+        transactions[index].wireBytes += output.count - before
+        if configuration.emitsTranscript { emit(.transcript(.data(byteCount: transactions[index].wireBytes))) }
+        transactions[index].step = .ended
+        // LMTP: one reply per accepted recipient (RFC 2033 §4.2).
+        let replies = transaction.lmtp ? max(1, transaction.acceptedInRound) : 1
+        transactions[index].lmtpRepliesLeft = transaction.lmtp ? transaction.acceptedInRound : 0
+        for _ in 0..<replies { expect(.dataEnd(transaction.id)) }
+        transactions[index].outstanding += replies
         pump()
     }
 

@@ -235,23 +235,27 @@ public struct SMTPMachine: Sendable {
         return id
     }
 
-    /// The next chunk of message content, answering `.sendBody`. Chunks for a transaction that
+    /// The next chunk of message content, answering `.sendBody`. Pass `last: true` with the final
+    /// chunk when it is known to be final (a file's last read): with BDAT it then travels as one
+    /// `BDAT n LAST` instead of a chunk and an empty `BDAT 0 LAST`. Chunks for a transaction that
     /// has already ended (refused meanwhile) are dropped.
-    public mutating func sendBody(_ chunk: UnsafeRawBufferPointer, for id: TransactionID, at now: SMTPInstant) throws(SMTPError) {
+    public mutating func sendBody(_ chunk: UnsafeRawBufferPointer, for id: TransactionID, last: Bool = false,
+                                  at now: SMTPInstant) throws(SMTPError) {
         self.now = now
         guard let index = bodyTransactionIndex(id) else { return }
         guard bodyRequested else { throw .misuse("sendBody without a .sendBody request") }
         bodyRequested = false
         lastBodyActivity = now
-        encodeBody(chunk.bindMemory(to: UInt8.self), transaction: index)
+        encodeBody(chunk.bindMemory(to: UInt8.self), transaction: index, last: last)
     }
 
     /// Convenience for tests and small bodies.
-    public mutating func sendBody(_ chunk: some Collection<UInt8>, for id: TransactionID, at now: SMTPInstant) throws(SMTPError) {
+    public mutating func sendBody(_ chunk: some Collection<UInt8>, for id: TransactionID, last: Bool = false,
+                                  at now: SMTPInstant) throws(SMTPError) {
         let bytes = Array(chunk)
         var thrown: SMTPError?
         bytes.withUnsafeBytes { raw in
-            do throws(SMTPError) { try sendBody(raw, for: id, at: now) } catch { thrown = error }
+            do throws(SMTPError) { try sendBody(raw, for: id, last: last, at: now) } catch { thrown = error }
         }
         if let thrown { throw thrown }
     }
@@ -263,7 +267,7 @@ public struct SMTPMachine: Sendable {
         guard bodyRequested else { throw .misuse("finishBody without a .sendBody request") }
         bodyRequested = false
         lastBodyActivity = now
-        endBody(transaction: index)
+        encodeBody(UnsafeBufferPointer(start: nil, count: 0), transaction: index, last: true)
     }
 
     /// The caller cannot produce the rest of the content (its source failed). With BDAT the

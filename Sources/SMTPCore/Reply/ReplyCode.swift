@@ -28,6 +28,13 @@ public struct ReplyCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// 4yz or 5yz.
     public var isNegative: Bool { rawValue >= 400 }
 
+    /// A 2yz that can complete an ordinary command (EHLO, MAIL, RCPT, RSET, the end of data).
+    /// 220, 221 and 235 have their own meanings (ready, closing, authenticated) and answer only
+    /// the greeting or STARTTLS, QUIT, and AUTH.
+    var completesCommand: Bool {
+        isPositiveCompletion && rawValue != 220 && rawValue != 221 && rawValue != 235
+    }
+
     public var description: String { String(rawValue) }
 
     public static let serviceReady = ReplyCode(unchecked: 220)

@@ -39,6 +39,9 @@ struct Harness {
     var now = SMTPInstant(nanoseconds: 1_000_000_000)
     var messages: [TestMessage]
     var quitWhenDone: Bool
+    /// Pass the final chunk with `last: true` (as a driver that knows the size does); otherwise
+    /// end every body with a separate `finishBody`.
+    var marksLastChunk = true
     var strategy: SplitStrategy
     var generator: SplitStrategy.Generator
 
@@ -70,7 +73,9 @@ struct Harness {
             case .startTLS:
                 tlsRequested = true
             case .readyForTransaction:
-                if !messages.isEmpty {
+                // Start the next message that the engine accepts; quit when none is left.
+                var startedOne = false
+                while !startedOne, !messages.isEmpty {
                     let message = messages.removeFirst()
                     do {
                         let id = try machine.startTransaction(message.envelope, at: now)
@@ -78,11 +83,13 @@ struct Harness {
                         let joined = message.chunks.flatMap { $0 }
                         bodyPieces[id] = strategyPieces(message.chunks, joined: joined)
                         started[id] = started.count
+                        startedOne = true
                     } catch {
                         startErrors.append("\(error)")
                         events.append("start-error: \(error)")
                     }
-                } else if quitWhenDone {
+                }
+                if !startedOne, quitWhenDone {
                     machine.quit(at: now)
                 }
             case .sendBody(let id, let fromStart):
@@ -92,7 +99,8 @@ struct Harness {
                 do {
                     if cursor < pieces.count {
                         bodyCursor[id] = cursor + 1
-                        try machine.sendBody(pieces[cursor], for: id, at: now)
+                        let last = marksLastChunk && cursor == pieces.count - 1
+                        try machine.sendBody(pieces[cursor], for: id, last: last, at: now)
                     } else {
                         try machine.finishBody(for: id, at: now)
                     }
