@@ -22,7 +22,7 @@ public struct BodyEncoder: Sendable {
 
     public let mode: Mode
     public let allowsEightBit: Bool
-    /// Longest line on the wire, CRLF excluded (RFC 5321 §4.5.3.1.6: 998).
+    /// Longest line, CRLF and any transparency dot excluded (RFC 5321 §4.5.3.1.6: 998).
     public let maxLineLength: Int
 
     private var atLineStart = true
@@ -54,8 +54,8 @@ public struct BodyEncoder: Sendable {
                 if chunk[index] == 10 { index += 1; continue }
             }
             if atLineStart, stuffs, chunk[index] == UInt8(ascii: ".") {
+                // The doubled dot does not count towards the line limit (RFC 5321 §4.5.3.1.6).
                 output.append(UInt8(ascii: "."))
-                lineLength = 1
             }
             // The longest run of bytes that pass through unchanged.
             let runStart = index

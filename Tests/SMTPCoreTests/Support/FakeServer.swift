@@ -32,6 +32,8 @@ final class FakeServer {
     private(set) var violations: [String] = []
     private(set) var commands: [String] = []
     private var inbox: [UInt8] = []
+    private var inboxStart = 0
+    private var inboxIsEmpty: Bool { inboxStart == inbox.count }
     private var mode = Mode.command
     private var sender: String?
     private var recipients: [String] = []
@@ -46,13 +48,15 @@ final class FakeServer {
 
     /// Feeds one write of the client; returns the server's replies to it.
     func receive(_ bytes: [UInt8]) -> [UInt8] {
+        inbox.removeFirst(inboxStart)
+        inboxStart = 0
         inbox.append(contentsOf: bytes)
         var replies: [UInt8] = []
         while true {
             switch mode {
             case .command:
                 guard let line = takeLine() else { return replies }
-                if !options.pipelining, !inbox.isEmpty, !line.uppercased().hasPrefix("BDAT ") {
+                if !options.pipelining, !inboxIsEmpty, !line.uppercased().hasPrefix("BDAT ") {
                     violations.append("pipelined without PIPELINING after \(line)")
                 }
                 replies.append(contentsOf: Array(command(line).utf8))
@@ -68,15 +72,15 @@ final class FakeServer {
                     body.append(contentsOf: [13, 10])
                 }
             case .bdat(let remaining, let last):
-                let take = min(remaining, inbox.count)
-                body.append(contentsOf: inbox[..<take])
-                inbox.removeFirst(take)
+                let take = min(remaining, inbox.count - inboxStart)
+                body.append(contentsOf: inbox[inboxStart..<(inboxStart + take)])
+                inboxStart += take
                 if take < remaining {
                     mode = .bdat(remaining: remaining - take, last: last)
                     return replies
                 }
                 mode = .command
-                if !options.pipelining, !inbox.isEmpty {
+                if !options.pipelining, !inboxIsEmpty {
                     violations.append("pipelined without PIPELINING after a BDAT chunk")
                 }
                 if bdatFailed {
@@ -92,16 +96,16 @@ final class FakeServer {
 
     /// One CRLF line from the inbox, checking that no bare CR or LF appears in it.
     private func takeLine() -> String? {
-        guard let lf = inbox.firstIndex(of: 10) else {
-            if inbox.count > 1100 { violations.append("line longer than 1000 octets") }
+        guard let lf = inbox[inboxStart...].firstIndex(of: 10) else {
+            if inbox.count - inboxStart > 1100 { violations.append("line longer than 1000 octets") }
             return nil
         }
-        var line = Array(inbox[..<lf])
-        inbox.removeFirst(lf + 1)
+        var line = Array(inbox[inboxStart..<lf])
+        inboxStart = lf + 1
         if line.last == 13 { line.removeLast() } else { violations.append("bare LF") }
         if line.contains(13) { violations.append("bare CR") }
         if line.contains(0) { violations.append("NUL") }
-        if line.count > 998 { violations.append("line longer than 1000 octets on the wire") }
+        if line.count > 998 + (line.first == 46 ? 1 : 0) { violations.append("line longer than 1000 octets on the wire") }
         return String(decoding: line, as: UTF8.self)
     }
 
