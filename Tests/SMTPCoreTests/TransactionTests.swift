@@ -705,3 +705,143 @@ struct LMTPTests {
         #expect(result.events.contains("finished #1 delivered 2/2"))
     }
 }
+
+@Suite("Engine-level reply framing and limits")
+struct EngineFramingTests {
+    @Test(arguments: [
+        ("R: 250-mx\\r\\n251 changed\\r\\n", SMTPProtocolViolation.inconsistentCode(first: 250, later: 251)),
+        ("R: 650 mx\\r\\n", .invalidCode(650)),
+        ("R: 150 mx\\r\\n", .invalidCode(150)),
+        ("R: 250 mx\\n", .bareLineFeed),
+        ("R: 250 m\\rx\\r\\n", .bareCarriageReturn),
+        ("R: 25O mx\\r\\n", .malformedLine),
+    ])
+    func malformedEHLOReplyEndsTheSessionSilently(_ step: String, _ violation: SMTPProtocolViolation) throws {
+        let result = try transcript("""
+            S: 220 mx ESMTP
+            C: EHLO client.example
+            \(step)
+            """)
+        #expect(result.failure == .protocolViolation(violation))
+        #expect(result.closed)
+        #expect(result.clientText == "EHLO client.example\r\n", "nothing after a violation, not even QUIT")
+    }
+
+    @Test func limitsAreConfigurableAndEnforced() throws {
+        var limits = Limits()
+        limits.reply = ReplyParser.Limits(maxLineLength: 100, maxLinesPerReply: 5, maxReplySize: 400)
+        let long = try transcript("""
+            S: 220 mx ESMTP
+            C: EHLO client.example
+            S: 250 \(String(repeating: "x", count: 200))
+            """, configuration: .test(limits: limits))
+        #expect(long.failure == .protocolViolation(.lineTooLong(limit: 100)))
+        var endless = "S: 220 mx ESMTP\nC: EHLO client.example\n"
+        for _ in 0..<10 { endless += "S: 250-more\n" }
+        let many = try transcript(endless, configuration: .test(limits: limits))
+        #expect(many.failure == .protocolViolation(.tooManyLines(limit: 5)))
+    }
+
+    @Test func cutOffByEOF() throws {
+        let result = try transcript("""
+            S: 220 mx ESMTP
+            C: EHLO client.example
+            R: 250-mx\\r\\n250-PIPELI
+            EOF
+            """)
+        #expect(result.failure == .connectionClosed(.hello))
+        #expect(result.closed)
+    }
+
+    @Test func enhancedCodesOnlyOnceOffered() throws {
+        // 552 with 5.5.3 means "too many recipients" only when the code can be trusted.
+        let message = TestMessage(from: "a@example.org", to: ["r1@example.net", "r2@example.net"], body: "b")
+        let offered = try transcript("""
+            S: 220 mx ESMTP
+            C: EHLO client.example
+            S: 250-mx
+            S: 250 ENHANCEDSTATUSCODES
+            C: MAIL FROM:<a@example.org>
+            S: 250 2.1.0 ok
+            C: RCPT TO:<r1@example.net>
+            S: 250 2.1.5 ok
+            C: RCPT TO:<r2@example.net>
+            S: 552 5.5.3 too many recipients
+            C: DATA
+            S: 354 go
+            C: b
+            C: .
+            S: 250 2.0.0 ok
+            C: MAIL FROM:<a@example.org>
+            S: 250 2.1.0 ok
+            C: RCPT TO:<r2@example.net>
+            S: 250 2.1.5 ok
+            C: DATA
+            S: 354 go
+            C: b
+            C: .
+            S: 250 2.0.0 ok
+            C: QUIT
+            S: 221 2.0.0 bye
+            """, messages: [message])
+        #expect(offered.events.contains("finished #1 delivered 2/2"))
+        let notOffered = try transcript("""
+            S: 220 mx ESMTP
+            C: EHLO client.example
+            S: 250 mx
+            C: MAIL FROM:<a@example.org>
+            S: 250 2.1.0 ok
+            C: RCPT TO:<r1@example.net>
+            S: 250 2.1.5 ok
+            C: RCPT TO:<r2@example.net>
+            S: 552 5.5.3 too many recipients
+            C: DATA
+            S: 354 go
+            C: b
+            C: .
+            S: 250 2.0.0 ok
+            C: QUIT
+            S: 221 2.0.0 bye
+            """, messages: [message])
+        #expect(notOffered.events.contains("finished #1 partiallyDelivered 1/2"))
+    }
+
+    @Test func oauthBearerThroughTheEngine() throws {
+        let mechanism = OAuthBearerMechanism(username: "u@example.com", token: "tok", host: "mx.example", port: 465)
+        let result = try transcript("""
+            TLS
+            S: 220 mx ESMTP
+            C: EHLO client.example
+            S: 250-mx
+            S: 250 AUTH OAUTHBEARER XOAUTH2
+            C: AUTH OAUTHBEARER bixhPXVAZXhhbXBsZS5jb20sAWhvc3Q9bXguZXhhbXBsZQFwb3J0PTQ2NQFhdXRoPUJlYXJlciB0b2sBAQ==
+            S: 334 eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=
+            C: AQ==
+            S: 535 5.7.8 invalid token
+            C: QUIT
+            S: 221 bye
+            """, configuration: .test(tls: .implicit, authentication: AuthenticationOptions(mechanisms: [mechanism])))
+        guard case .authenticationFailed(let reply)? = result.failure else {
+            Issue.record("expected authenticationFailed, got \(String(describing: result.failure))"); return
+        }
+        #expect(reply.code.rawValue == 535)
+    }
+
+    @Test(arguments: [
+        Envelope(sender: "a@example.org", recipients: [Recipient("b@example.net", originalRecipient: "x@y\r\nQUIT")]),
+        Envelope(sender: "a@example.org", recipients: ["b@example.net"], dsnEnvelopeID: "id\u{0}"),
+        Envelope(sender: "a@example.org", recipients: ["b@example.net"], dsnEnvelopeID: "id\nRSET"),
+    ])
+    func controlCharactersInParametersAreRefused(_ envelope: Envelope) throws {
+        let result = try transcript("""
+            S: 220 mx ESMTP
+            C: EHLO client.example
+            S: 250-mx
+            S: 250 DSN
+            C: QUIT
+            S: 221 bye
+            """, messages: [TestMessage(envelope, body: "x")])
+        #expect(result.startErrors.count == 1)
+        #expect(result.startErrors.first?.hasPrefix("invalid parameter") == true)
+    }
+}

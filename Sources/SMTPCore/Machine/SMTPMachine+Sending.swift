@@ -319,13 +319,15 @@ extension SMTPMachine {
             case .success(let checked): needsUTF8 = needsUTF8 || checked.isUTF8
             }
             if let original = recipient.originalRecipient {
-                guard !original.isEmpty, original.utf8.count <= 500 else {
-                    throw .invalidParameter("ORCPT must be 1 to 500 octets")
+                guard !original.isEmpty, original.utf8.count <= 500, !Self.hasControlCharacter(original) else {
+                    throw .invalidParameter("ORCPT must be 1 to 500 octets without control characters")
                 }
             }
         }
         if let envid = envelope.dsnEnvelopeID {
-            guard !envid.isEmpty, envid.utf8.count <= 100 else { throw .invalidParameter("ENVID must be 1 to 100 octets") }
+            guard !envid.isEmpty, envid.utf8.count <= 100, !Self.hasControlCharacter(envid) else {
+                throw .invalidParameter("ENVID must be 1 to 100 octets without control characters")
+            }
         }
         if needsUTF8, !capabilities.contains(.smtpUTF8) { throw .extensionRequired(.smtpUTF8) }
         switch envelope.bodyType {
@@ -345,6 +347,12 @@ extension SMTPMachine {
             }
         }
         return needsUTF8
+    }
+
+    /// CR, LF, NUL or any other C0 control or DEL: never allowed into a command line, even
+    /// where xtext would encode it.
+    static func hasControlCharacter(_ text: String) -> Bool {
+        text.utf8.contains { $0 < 0x20 || $0 == 0x7F }
     }
 
     // MARK: Time

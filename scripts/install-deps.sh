@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what the build and the tests need, once. Safe to run again: it only acts on what is
+# missing. Debian packages through apt-get, Python packages through pip.
+set -euo pipefail
+
+need_apt=()
+for pkg in "$@"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+
+if ! command -v swift >/dev/null 2>&1; then
+    if [ -x /opt/swift/usr/bin/swift ]; then
+        echo "install-deps: swift is at /opt/swift/usr/bin; add it to PATH" >&2
+    else
+        echo "install-deps: a Swift 6.1+ toolchain is required (https://swift.org/install)" >&2
+    fi
+    exit 1
+fi
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+    echo "install-deps: apt-get install ${need_apt[*]}"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
