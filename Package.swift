@@ -5,6 +5,8 @@ let package = Package(
     name: "smtp-machine",
     products: [
         .library(name: "SMTPCore", targets: ["SMTPCore"]),
+        // Invariant-checking harnesses for the libFuzzer targets in Fuzz/ and the regression replay.
+        .library(name: "SMTPFuzzing", targets: ["SMTPFuzzing"]),
     ],
     targets: [
         // The pure protocol engine: no Foundation, no Glibc, no clock, no I/O.
@@ -12,9 +14,14 @@ let package = Package(
             name: "SMTPCore",
             path: "Sources/SMTPCore"
         ),
+        .target(
+            name: "SMTPFuzzing",
+            dependencies: ["SMTPCore"],
+            path: "Sources/SMTPFuzzing"
+        ),
         .testTarget(
             name: "SMTPCoreTests",
-            dependencies: ["SMTPCore"],
+            dependencies: ["SMTPCore", "SMTPFuzzing"],
             path: "Tests/SMTPCoreTests"
         ),
     ],
