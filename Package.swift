@@ -7,6 +7,10 @@ let package = Package(
         .library(name: "SMTPCore", targets: ["SMTPCore"]),
         // Invariant-checking harnesses for the libFuzzer targets in Fuzz/ and the regression replay.
         .library(name: "SMTPFuzzing", targets: ["SMTPFuzzing"]),
+        // OpenSSL TLS over memory BIOs, and the SASL mechanisms that need libcrypto.
+        .library(name: "SMTPTLS", targets: ["SMTPTLS"]),
+        // The blocking POSIX-socket driver.
+        .library(name: "SMTPSocketDriver", targets: ["SMTPSocketDriver"]),
     ],
     targets: [
         // The pure protocol engine: no Foundation, no Glibc, no clock, no I/O.
@@ -19,10 +23,37 @@ let package = Package(
             dependencies: ["SMTPCore"],
             path: "Sources/SMTPFuzzing"
         ),
+        // Drivers: everything that touches the operating system lives under Drivers/.
+        .systemLibrary(
+            name: "COpenSSL",
+            path: "Drivers/COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(
+            name: "SMTPTLS",
+            dependencies: ["SMTPCore", "COpenSSL"],
+            path: "Drivers/SMTPTLS"
+        ),
+        .target(
+            name: "SMTPDriverCore",
+            dependencies: ["SMTPCore", "SMTPTLS"],
+            path: "Drivers/SMTPDriverCore"
+        ),
+        .target(
+            name: "SMTPSocketDriver",
+            dependencies: ["SMTPCore", "SMTPTLS", "SMTPDriverCore"],
+            path: "Drivers/SMTPSocketDriver"
+        ),
         .testTarget(
             name: "SMTPCoreTests",
             dependencies: ["SMTPCore", "SMTPFuzzing"],
             path: "Tests/SMTPCoreTests"
+        ),
+        .testTarget(
+            name: "DriverTests",
+            dependencies: ["SMTPCore", "SMTPTLS", "SMTPDriverCore", "SMTPSocketDriver"],
+            path: "Tests/DriverTests"
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,102 @@
+import Glibc
+
+/// One resolved address to connect to.
+public struct ResolvedAddress: Sendable, CustomStringConvertible {
+    public var family: Int32
+    public var storage: sockaddr_storage
+    public var length: socklen_t
+
+    public var description: String { Self.numericHost(storage, length) }
+
+    static func numericHost(_ storage: sockaddr_storage, _ length: socklen_t) -> String {
+        var copy = storage
+        var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        let result = withUnsafePointer(to: &copy) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                getnameinfo($0, length, &host, socklen_t(host.count), nil, 0, NI_NUMERICHOST)
+            }
+        }
+        guard result == 0 else { return "?" }
+        return String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+public struct ResolutionError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
+/// Name resolution with getaddrinfo: IPv4 and IPv6, in the resolver's preferred order.
+public enum AddressResolver {
+    public static func resolve(host: String, port: UInt16) throws(ResolutionError) -> [ResolvedAddress] {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_protocol = Int32(IPPROTO_TCP)
+        hints.ai_flags = AI_ADDRCONFIG | AI_NUMERICSERV
+        var list: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, String(port), &hints, &list)
+        if status != 0 {
+            // Loopback-only machines: AI_ADDRCONFIG can hide every address; try once without it.
+            hints.ai_flags = AI_NUMERICSERV
+            list = nil
+            if getaddrinfo(host, String(port), &hints, &list) == 0 { return collect(list) }
+        }
+        guard status == 0 else {
+            throw ResolutionError(message: "cannot resolve \(host): \(String(cString: gai_strerror(status)))")
+        }
+        return collect(list)
+    }
+
+    private static func collect(_ list: UnsafeMutablePointer<addrinfo>?) -> [ResolvedAddress] {
+        defer { if let list { freeaddrinfo(list) } }
+        var result: [ResolvedAddress] = []
+        var cursor = list
+        while let entry = cursor {
+            if let address = entry.pointee.ai_addr {
+                var storage = sockaddr_storage()
+                withUnsafeMutableBytes(of: &storage) { target in
+                    target.copyMemory(from: UnsafeRawBufferPointer(start: address, count: Int(entry.pointee.ai_addrlen)))
+                }
+                result.append(ResolvedAddress(family: entry.pointee.ai_family, storage: storage, length: entry.pointee.ai_addrlen))
+            }
+            cursor = entry.pointee.ai_next
+        }
+        return result
+    }
+}
+
+/// The EHLO name when none is given: this machine's fully qualified name, or else an address
+/// literal for the local end of the connection.
+public enum LocalName {
+    public static func heloName(localAddress: sockaddr_storage?, length: socklen_t) -> String {
+        if let fqdn = fullyQualifiedHostName() { return fqdn }
+        guard let localAddress else { return "[127.0.0.1]" }
+        let text = ResolvedAddress.numericHost(localAddress, length)
+        return Int32(localAddress.ss_family) == AF_INET6 ? "[IPv6:\(text.split(separator: "%").first ?? "")]" : "[\(text)]"
+    }
+
+    static func fullyQualifiedHostName() -> String? {
+        var name = [CChar](repeating: 0, count: 256)
+        guard gethostname(&name, name.count) == 0 else { return nil }
+        let host = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if isPlausibleFQDN(host) { return host }
+        var hints = addrinfo()
+        hints.ai_flags = AI_CANONNAME
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, nil, &hints, &list) == 0, let list else { return nil }
+        defer { freeaddrinfo(list) }
+        guard let canonical = list.pointee.ai_canonname else { return nil }
+        let canonicalName = String(cString: canonical)
+        return isPlausibleFQDN(canonicalName) ? canonicalName : nil
+    }
+
+    static func isPlausibleFQDN(_ name: String) -> Bool {
+        guard name.contains("."), !name.hasSuffix("."), name.utf8.count <= 255, !name.hasSuffix(".localdomain") else { return false }
+        return name.utf8.allSatisfy { byte in
+            (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122)
+                || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import SMTPCore
+import SMTPTLS
+
+/// Everything a driver needs to run sessions against one server.
+public struct ClientOptions: Sendable {
+    public var host: String
+    public var port: UInt16
+    public var tlsPolicy: TLSPolicy
+    public var tls: TLSConfiguration
+    /// nil: this machine's FQDN, or an address literal of the local end of the connection.
+    public var heloName: String?
+    public var authentication: AuthenticationOptions?
+    public var dialect: Dialect
+    public var usePipelining: Bool
+    public var useChunking: Bool
+    public var timeouts: Timeouts
+    public var limits: Limits
+    /// Limit for connecting (each address tried).
+    public var connectTimeout: Duration
+    /// Ask the engine for transcript events.
+    public var transcript: Bool
+    /// Octets read from a message source per chunk.
+    public var chunkSize: Int
+
+    public init(host: String, port: UInt16, tlsPolicy: TLSPolicy = .opportunistic, tls: TLSConfiguration = TLSConfiguration(),
+                heloName: String? = nil, authentication: AuthenticationOptions? = nil, dialect: Dialect = .smtp,
+                usePipelining: Bool = true, useChunking: Bool = true, timeouts: Timeouts = Timeouts(), limits: Limits = Limits(),
+                connectTimeout: Duration = .seconds(30), transcript: Bool = false, chunkSize: Int = 64 * 1024) {
+        self.host = host
+        self.port = port
+        self.tlsPolicy = tlsPolicy
+        self.tls = tls
+        self.heloName = heloName
+        self.authentication = authentication
+        self.dialect = dialect
+        self.usePipelining = usePipelining
+        self.useChunking = useChunking
+        self.timeouts = timeouts
+        self.limits = limits
+        self.connectTimeout = connectTimeout
+        self.transcript = transcript
+        self.chunkSize = chunkSize
+    }
+
+    /// The engine configuration for one session, once the EHLO name is known.
+    public func engineConfiguration(heloName: String) -> SMTPConfiguration {
+        SMTPConfiguration(heloName: heloName, tls: tlsPolicy, authentication: authentication, dialect: dialect,
+                          usePipelining: usePipelining, useChunking: useChunking, timeouts: timeouts, limits: limits,
+                          emitsTranscript: transcript)
+    }
+
+    /// Whether the policy may need a TLS context at all.
+    public var mayUseTLS: Bool { tlsPolicy != .off }
+}

@@ -1,0 +1,157 @@
+import Glibc
+import SMTPCore
+import SMTPDriverCore
+
+/// A connected, non-blocking TCP socket whose every wait goes through poll() with a deadline.
+final class TCPSocket {
+    enum ReadResult {
+        case data(Int)
+        case closed
+        case timedOut
+    }
+
+    enum WriteResult {
+        case done
+        case timedOut
+        case failed(String)
+    }
+
+    private(set) var descriptor: Int32
+    let remote: ResolvedAddress
+
+    private init(descriptor: Int32, remote: ResolvedAddress) {
+        self.descriptor = descriptor
+        self.remote = remote
+    }
+
+    deinit { close() }
+
+    func close() {
+        if descriptor >= 0 {
+            Glibc.close(descriptor)
+            descriptor = -1
+        }
+    }
+
+    /// Tries each address in order, each within `timeout`. Errors name every address tried.
+    static func connect(to addresses: [ResolvedAddress], timeout: Duration) throws(SMTPClientError) -> TCPSocket {
+        var failures: [String] = []
+        for address in addresses {
+            switch attempt(address, timeout: timeout) {
+            case .success(let socket): return socket
+            case .failure(let why): failures.append("\(address): \(why)")
+            }
+        }
+        throw .connect(failures.isEmpty ? "no address to connect to" : failures.joined(separator: "; "))
+    }
+
+    private static func attempt(_ address: ResolvedAddress, timeout: Duration) -> Result<TCPSocket, ConnectFailure> {
+        let descriptor = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard descriptor >= 0 else { return .failure(ConnectFailure(errno)) }
+        var one: Int32 = 1
+        setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        var storage = address.storage
+        let result = withUnsafePointer(to: &storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(descriptor, $0, address.length) }
+        }
+        if result != 0 && errno != EINPROGRESS {
+            let failure = ConnectFailure(errno)
+            Glibc.close(descriptor)
+            return .failure(failure)
+        }
+        if result != 0 {
+            let deadline = MonotonicClock.now() + timeout
+            var pollEntry = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+            while true {
+                let wait = MonotonicClock.milliseconds(until: deadline, from: MonotonicClock.now()) ?? -1
+                let ready = poll(&pollEntry, 1, Int32(wait))
+                if ready < 0, errno == EINTR { continue }
+                if ready == 0 {
+                    Glibc.close(descriptor)
+                    return .failure(ConnectFailure(message: "timed out after \(timeout)"))
+                }
+                break
+            }
+            var error: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &error, &length)
+            if error != 0 {
+                Glibc.close(descriptor)
+                return .failure(ConnectFailure(error))
+            }
+        }
+        return .success(TCPSocket(descriptor: descriptor, remote: address))
+    }
+
+    struct ConnectFailure: Error, CustomStringConvertible {
+        var message: String
+        init(_ code: Int32) { message = String(cString: strerror(code)) }
+        init(message: String) { self.message = message }
+        var description: String { message }
+    }
+
+    /// The local end, for an address-literal EHLO name.
+    var localAddress: (sockaddr_storage, socklen_t)? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let result = withUnsafeMutablePointer(to: &storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        return result == 0 ? (storage, length) : nil
+    }
+
+    /// Waits until readable (or `deadline`), then reads what is there.
+    func read(into buffer: inout [UInt8], maximum: Int, deadline: SMTPInstant?) -> ReadResult {
+        guard waitFor(Int16(POLLIN), deadline: deadline) else { return .timedOut }
+        return readAvailable(into: &buffer, maximum: maximum)
+    }
+
+    func readAvailable(into buffer: inout [UInt8], maximum: Int) -> ReadResult {
+        let start = buffer.count
+        buffer.append(contentsOf: repeatElement(0, count: maximum))
+        var received = 0
+        repeat {
+            received = buffer.withUnsafeMutableBytes { raw in recv(descriptor, raw.baseAddress! + start, maximum, 0) }
+        } while received < 0 && errno == EINTR
+        buffer.removeLast(maximum - max(0, received))
+        if received > 0 { return .data(received) }
+        if received < 0, errno == EAGAIN || errno == EWOULDBLOCK { return .data(0) }
+        return .closed // 0 is end of stream; an error (reset) ends it too
+    }
+
+    /// Writes all of `bytes` before `deadline`. While the peer does not read, whatever it sends
+    /// is passed to `onReadable` so neither side can deadlock on full buffers.
+    func writeAll(_ bytes: [UInt8], deadline: () -> SMTPInstant?, onReadable: () -> Bool) -> WriteResult {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes.withUnsafeBytes { raw in
+                send(descriptor, raw.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
+            }
+            if sent > 0 {
+                offset += sent
+                continue
+            }
+            if sent < 0, errno == EINTR { continue }
+            guard sent < 0, errno == EAGAIN || errno == EWOULDBLOCK else {
+                return .failed(String(cString: strerror(errno)))
+            }
+            var entry = pollfd(fd: descriptor, events: Int16(POLLOUT | POLLIN), revents: 0)
+            let wait = MonotonicClock.milliseconds(until: deadline(), from: MonotonicClock.now()) ?? -1
+            let ready = poll(&entry, 1, Int32(wait))
+            if ready < 0, errno == EINTR { continue }
+            if ready == 0 { return .timedOut }
+            if entry.revents & Int16(POLLIN) != 0, !onReadable() { return .failed("connection closed") }
+        }
+        return .done
+    }
+
+    private func waitFor(_ events: Int16, deadline: SMTPInstant?) -> Bool {
+        var entry = pollfd(fd: descriptor, events: events, revents: 0)
+        while true {
+            let wait = MonotonicClock.milliseconds(until: deadline, from: MonotonicClock.now()) ?? -1
+            let ready = poll(&entry, 1, Int32(wait))
+            if ready < 0, errno == EINTR { continue }
+            return ready > 0
+        }
+    }
+}

@@ -1,0 +1,21 @@
+import COpenSSL
+
+/// Reads and clears OpenSSL's error queue into one line of text.
+enum OpenSSLErrors {
+    static func drain() -> String {
+        var messages: [String] = []
+        while true {
+            let code = ERR_get_error()
+            if code == 0 { break }
+            var buffer = [CChar](repeating: 0, count: 256)
+            ERR_error_string_n(code, &buffer, buffer.count)
+            let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            // "error:0A00010B:SSL routines::wrong version number" -> "wrong version number"
+            let reason = text.split(separator: ":", omittingEmptySubsequences: false).last.map(String.init) ?? text
+            if !messages.contains(reason) { messages.append(reason) }
+        }
+        return messages.joined(separator: "; ")
+    }
+
+    static func clear() { ERR_clear_error() }
+}

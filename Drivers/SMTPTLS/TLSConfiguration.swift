@@ -1,0 +1,30 @@
+/// How the client verifies the server and presents itself. Shared by every driver.
+public struct TLSConfiguration: Sendable, Hashable {
+    /// PEM file of trusted CAs, used instead of the system store.
+    public var caFile: String?
+    /// Skip certificate and host-name verification. Only when the caller explicitly asks.
+    public var insecure: Bool
+    /// The name the certificate must match and that goes out as SNI; nil means the host the
+    /// driver connects to.
+    public var serverName: String?
+    /// PEM certificate chain and private key to present, when the server asks for one.
+    public var clientCertificateFile: String?
+    public var clientKeyFile: String?
+
+    public init(caFile: String? = nil, insecure: Bool = false, serverName: String? = nil,
+                clientCertificateFile: String? = nil, clientKeyFile: String? = nil) {
+        self.caFile = caFile
+        self.insecure = insecure
+        self.serverName = serverName
+        self.clientCertificateFile = clientCertificateFile
+        self.clientKeyFile = clientKeyFile
+    }
+}
+
+/// A TLS set-up problem on our side (unreadable CA file, bad client key), found before any
+/// byte is exchanged.
+public struct TLSSetupError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

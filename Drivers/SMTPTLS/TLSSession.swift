@@ -1,0 +1,216 @@
+import COpenSSL
+import Glibc
+import SMTPCore
+
+/// One client-side TLS session with no I/O of its own: ciphertext goes in and out through two
+/// memory BIOs, plaintext through `readPlaintext`/`writePlaintext`. Any driver can feed and drain
+/// it, so the blocking and the libuv drivers share this one implementation.
+///
+/// Call order: `feedNetwork` whatever arrives from the socket, `advanceHandshake` until `.done`
+/// (writing `drainNetwork` output after every step), then `writePlaintext`/`readPlaintext`, and
+/// `shutdown` at the end. Not thread-safe.
+public final class TLSSession {
+    public enum HandshakeStatus: Equatable {
+        case done
+        case needsMoreInput
+        case failed(TLSFailure)
+    }
+
+    public enum ReadStatus: Equatable {
+        /// Plaintext was appended (possibly none yet).
+        case ok
+        /// The peer sent close_notify.
+        case closed
+        case failed(String)
+    }
+
+    private let ssl: OpaquePointer
+    private let networkIn: OpaquePointer
+    private let networkOut: OpaquePointer
+    private let context: TLSClientContext
+    /// The name or address the certificate must match.
+    public let host: String
+    public private(set) var isHandshakeComplete = false
+    /// Decryption scratch, reused for every read.
+    private var scratch = [UInt8](repeating: 0, count: 16 * 1024)
+
+    public init(context: TLSClientContext, host: String) throws(TLSSetupError) {
+        self.context = context
+        self.host = context.configuration.serverName ?? host
+        guard let ssl = SSL_new(context.context) else {
+            throw TLSSetupError("cannot create TLS session: \(OpenSSLErrors.drain())")
+        }
+        guard let networkIn = BIO_new(BIO_s_mem()), let networkOut = BIO_new(BIO_s_mem()) else {
+            SSL_free(ssl)
+            throw TLSSetupError("cannot create memory BIOs")
+        }
+        // An empty input BIO means "want more", not end of file.
+        _ = smtp_BIO_set_mem_eof_return(networkIn, -1)
+        _ = smtp_BIO_set_mem_eof_return(networkOut, -1)
+        SSL_set_bio(ssl, networkIn, networkOut)
+        self.ssl = ssl
+        self.networkIn = networkIn
+        self.networkOut = networkOut
+
+        let isAddress = Self.isIPAddress(self.host)
+        if !context.configuration.insecure {
+            if isAddress {
+                guard X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), self.host) == 1 else {
+                    SSL_free(ssl)
+                    throw TLSSetupError("cannot verify against address \(self.host)")
+                }
+            } else {
+                guard SSL_set1_host(ssl, self.host) == 1 else {
+                    SSL_free(ssl)
+                    throw TLSSetupError("cannot verify against host \(self.host)")
+                }
+            }
+        }
+        // SNI carries host names only (RFC 6066 §3).
+        if !isAddress { _ = smtp_SSL_set_tlsext_host_name(ssl, self.host) }
+        SSL_set_connect_state(ssl)
+    }
+
+    deinit {
+        SSL_free(ssl) // frees both BIOs
+    }
+
+    static func isIPAddress(_ text: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
+    }
+
+    /// Ciphertext from the network.
+    public func feedNetwork(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        var offset = 0
+        while offset < bytes.count {
+            let written = BIO_write(networkIn, base + offset, Int32(min(bytes.count - offset, Int(Int32.max))))
+            guard written > 0 else { break }
+            offset += Int(written)
+        }
+    }
+
+    /// Ciphertext to send, appended to `buffer`.
+    public func drainNetwork(into buffer: inout [UInt8]) {
+        while true {
+            let pending = smtp_BIO_pending(networkOut)
+            guard pending > 0 else { return }
+            let start = buffer.count
+            buffer.append(contentsOf: repeatElement(0, count: Int(pending)))
+            let read = buffer.withUnsafeMutableBytes { raw in
+                BIO_read(networkOut, raw.baseAddress! + start, Int32(pending))
+            }
+            buffer.removeLast(Int(pending) - Int(max(0, read)))
+            if read <= 0 { return }
+        }
+    }
+
+    public var hasNetworkOutput: Bool { smtp_BIO_pending(networkOut) > 0 }
+
+    /// Runs the handshake as far as the input allows.
+    public func advanceHandshake() -> HandshakeStatus {
+        if isHandshakeComplete { return .done }
+        OpenSSLErrors.clear()
+        let result = SSL_do_handshake(ssl)
+        if result == 1 {
+            isHandshakeComplete = true
+            return .done
+        }
+        let error = SSL_get_error(ssl, result)
+        if error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE {
+            return .needsMoreInput
+        }
+        return .failed(failure())
+    }
+
+    /// Why the handshake failed, in words a user understands.
+    private func failure() -> TLSFailure {
+        let verify = SSL_get_verify_result(ssl)
+        let reasons = OpenSSLErrors.drain()
+        if verify != X509_V_OK {
+            return .certificate(Self.describe(verification: Int32(verify), host: host))
+        }
+        var text = reasons.isEmpty ? "the server ended the handshake" : reasons
+        if reasons.contains("wrong version number") || reasons.contains("packet length too long")
+            || reasons.contains("record layer failure") || reasons.contains("unknown protocol") {
+            text += " (is the server speaking TLS on this port?)"
+        }
+        return .handshake(text)
+    }
+
+    static func describe(verification code: Int32, host: String) -> String {
+        switch code {
+        case X509_V_ERR_CERT_HAS_EXPIRED: return "certificate has expired"
+        case X509_V_ERR_CERT_NOT_YET_VALID: return "certificate is not yet valid"
+        case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT: return "self-signed certificate"
+        case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN: return "self-signed certificate in the chain"
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT,
+             X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+            return "certificate signed by an unknown authority"
+        case X509_V_ERR_HOSTNAME_MISMATCH: return "certificate is not valid for host \(host)"
+        case X509_V_ERR_IP_ADDRESS_MISMATCH: return "certificate is not valid for address \(host)"
+        case X509_V_ERR_CERT_REVOKED: return "certificate has been revoked"
+        default:
+            guard let text = X509_verify_cert_error_string(Int(code)) else { return "certificate verification error \(code)" }
+            return String(cString: text)
+        }
+    }
+
+    /// Encrypts all of `bytes` into the network BIO (memory BIOs never refuse a write).
+    public func writePlaintext(_ bytes: UnsafeRawBufferPointer) throws(TLSSetupError) {
+        guard let base = bytes.baseAddress else { return }
+        var offset = 0
+        while offset < bytes.count {
+            OpenSSLErrors.clear()
+            let chunk = Int32(min(bytes.count - offset, 1 << 30))
+            let written = SSL_write(ssl, base + offset, chunk)
+            guard written > 0 else {
+                throw TLSSetupError("TLS write failed: \(OpenSSLErrors.drain())")
+            }
+            offset += Int(written)
+        }
+    }
+
+    /// Decrypts whatever complete records are buffered, appending plaintext to `buffer`.
+    public func readPlaintext(into buffer: inout [UInt8]) -> ReadStatus {
+        while true {
+            OpenSSLErrors.clear()
+            let read = scratch.withUnsafeMutableBytes { raw in
+                SSL_read(ssl, raw.baseAddress, Int32(raw.count))
+            }
+            if read > 0 {
+                buffer.append(contentsOf: scratch[0..<Int(read)])
+                continue
+            }
+            let error = SSL_get_error(ssl, read)
+            switch error {
+            case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE: return .ok
+            case SSL_ERROR_ZERO_RETURN: return .closed
+            default:
+                let why = OpenSSLErrors.drain()
+                return .failed(why.isEmpty ? "TLS read error \(error)" : why)
+            }
+        }
+    }
+
+    /// Queues close_notify.
+    public func shutdown() {
+        OpenSSLErrors.clear()
+        _ = SSL_shutdown(ssl)
+        OpenSSLErrors.clear()
+    }
+
+    /// "TLSv1.3", once the handshake is done.
+    public var protocolVersion: String {
+        guard let name = SSL_get_version(ssl) else { return "" }
+        return String(cString: name)
+    }
+
+    /// The negotiated cipher suite.
+    public var cipher: String {
+        guard let current = SSL_get_current_cipher(ssl), let name = SSL_CIPHER_get_name(current) else { return "" }
+        return String(cString: name)
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import SMTPCore
+import SMTPDriverCore
+import SMTPTLS
+import Testing
+
+/// The real servers the test scripts start (scripts/rig/rig.sh), found through the RIG_*
+/// environment variables that `make test` exports from .rig/rig.env.
+enum Rig {
+    static let environment = ProcessInfo.processInfo.environment
+
+    /// True when the rig is up. `make test` always starts it and fails if any test was skipped.
+    static var isAvailable: Bool { environment["RIG_POSTFIX_STARTTLS_PORT"] != nil }
+
+    static func port(_ name: String) -> UInt16 {
+        guard let text = environment[name], let port = UInt16(text) else {
+            fatalError("\(name) is not set: start the rig with scripts/rig/rig.sh start and source .rig/rig.env")
+        }
+        return port
+    }
+
+    static func path(_ name: String) -> String {
+        guard let text = environment[name] else { fatalError("\(name) is not set") }
+        return text
+    }
+
+    static var caFile: String { path("RIG_CA_FILE") }
+    static var user: String { path("RIG_SASL_USER") }
+    static var password: String { path("RIG_SASL_PASSWORD") }
+
+    static func options(_ portName: String, tls: TLSPolicy = .opportunistic, host: String = "127.0.0.1",
+                        serverName: String? = "localhost", caFile: String? = Rig.caFile,
+                        authentication: AuthenticationOptions? = nil, timeouts: Timeouts = Timeouts(all: .seconds(20))) -> ClientOptions {
+        ClientOptions(host: host, port: port(portName), tlsPolicy: tls,
+                      tls: TLSConfiguration(caFile: caFile, serverName: serverName),
+                      heloName: "client.test.local", authentication: authentication, timeouts: timeouts,
+                      connectTimeout: .seconds(5))
+    }
+
+    /// The Postfix log, for `status=sent` evidence.
+    static func maillog() -> String {
+        (try? String(contentsOfFile: path("RIG_POSTFIX_MAILLOG"), encoding: .utf8)) ?? ""
+    }
+
+    /// Waits (bounded) until the maillog shows `status=sent` for every queue id, since Postfix
+    /// delivers after it answers. Polls the file; returns the ids still missing.
+    static func awaitDelivered(queueIDs: [String], timeout: Duration = .seconds(30)) -> [String] {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        var missing = Set(queueIDs)
+        while !missing.isEmpty && clock.now < deadline {
+            let log = maillog()
+            for line in log.split(separator: "\n") where line.contains("status=sent") {
+                for id in missing where line.contains(" \(id): ") { missing.remove(id) }
+            }
+            if !missing.isEmpty { Thread.sleep(forTimeInterval: 0.05) }
+        }
+        return Array(missing)
+    }
+
+    /// "250 2.0.0 Ok: queued as 4Xyz..." -> "4Xyz..."
+    static func queueID(_ reply: SMTPReply?) -> String? {
+        guard let text = reply?.text, let range = text.range(of: "queued as ") else { return nil }
+        return String(text[range.upperBound...].prefix { !$0.isWhitespace })
+    }
+
+    /// A message with a unique Message-ID, so a test can find it in spools and logs.
+    static func message(from sender: String = "sender@test.local", to recipients: [String] = ["rcpt@example.net"],
+                        body: String = "Hello from the driver tests.\r\n") -> (OutgoingMessage, String) {
+        let id = UUID().uuidString
+        let content = "From: <\(sender)>\r\nTo: <\(recipients[0])>\r\nSubject: test \(id)\r\nMessage-ID: <\(id)@test.local>\r\n\r\n\(body)"
+        return (OutgoingMessage(from: sender, to: recipients, content: Array(content.utf8)), id)
+    }
+}
