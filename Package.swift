@@ -4,6 +4,7 @@ import PackageDescription
 let package = Package(
     name: "smtp-machine",
     products: [
+        .executable(name: "smtp-send", targets: ["smtp-send"]),
         .library(name: "SMTPCore", targets: ["SMTPCore"]),
         // Invariant-checking harnesses for the libFuzzer targets in Fuzz/ and the regression replay.
         .library(name: "SMTPFuzzing", targets: ["SMTPFuzzing"]),
@@ -11,6 +12,11 @@ let package = Package(
         .library(name: "SMTPTLS", targets: ["SMTPTLS"]),
         // The blocking POSIX-socket driver.
         .library(name: "SMTPSocketDriver", targets: ["SMTPSocketDriver"]),
+        // The libuv driver: many sessions on one loop and one thread.
+        .library(name: "SMTPUVDriver", targets: ["SMTPUVDriver"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         // The pure protocol engine: no Foundation, no Glibc, no clock, no I/O.
@@ -45,6 +51,26 @@ let package = Package(
             dependencies: ["SMTPCore", "SMTPTLS", "SMTPDriverCore"],
             path: "Drivers/SMTPSocketDriver"
         ),
+        .systemLibrary(
+            name: "CLibUV",
+            path: "Drivers/CLibUV",
+            pkgConfig: "libuv",
+            providers: [.apt(["libuv1-dev"])]
+        ),
+        .target(
+            name: "SMTPUVDriver",
+            dependencies: ["SMTPCore", "SMTPTLS", "SMTPDriverCore", "CLibUV"],
+            path: "Drivers/SMTPUVDriver"
+        ),
+        // The command-line client: wires options to a driver, prints the seed's lines.
+        .executableTarget(
+            name: "smtp-send",
+            dependencies: [
+                "SMTPCore", "SMTPTLS", "SMTPDriverCore", "SMTPSocketDriver", "SMTPUVDriver",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/smtp-send"
+        ),
         .testTarget(
             name: "SMTPCoreTests",
             dependencies: ["SMTPCore", "SMTPFuzzing"],
@@ -52,7 +78,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DriverTests",
-            dependencies: ["SMTPCore", "SMTPTLS", "SMTPDriverCore", "SMTPSocketDriver"],
+            dependencies: ["SMTPCore", "SMTPTLS", "SMTPDriverCore", "SMTPSocketDriver", "SMTPUVDriver"],
             path: "Tests/DriverTests"
         ),
     ],

@@ -8,6 +8,15 @@ import SMTPTLS
 ///
 /// Driver contract, after every input: write `takeNetworkOutput` to the socket; wait for
 /// readability (or writability while output is pending) until `deadline`; close when `isFinished`.
+/// What an observer may want to know beside the event itself.
+public struct ConnectionInfo: Sendable {
+    /// "TLSv1.3 TLS_AES_256_GCM_SHA384" once TLS is up.
+    public var tls: String?
+}
+
+/// Sees every session event of a connection (on the driver's thread).
+public typealias SessionObserver = (SMTPEvent, ConnectionInfo) -> Void
+
 public final class ClientConnection {
     /// How the connection treats an empty message queue.
     public enum IdlePolicy {
@@ -28,14 +37,15 @@ public final class ClientConnection {
     private var queue: [(OutgoingMessage, Completion)] = []
     private let supplier: MessageSupplier?
     /// Session events (greeting, capabilities, TLS, transcript lines, failure), for observers.
-    public var onEvent: ((SMTPEvent) -> Void)?
+    public var onEvent: SessionObserver?
 
     private var tls: TLSSession?
     private var tlsHandshaking = false
     private var plaintext: [UInt8] = []
     private var inbound: [UInt8] = []
     private var networkOut: [UInt8] = []
-    private var bodyBuffer: [UInt8] = []
+    /// Message content is read straight into this buffer and encoded from it.
+    private let bodyBuffer: UnsafeMutableRawBufferPointer
     private var deferredBody: (TransactionID, Bool)?
     private var inFlight: [TransactionID: InFlight] = [:]
     private var closeRequested = false
@@ -59,6 +69,11 @@ public final class ClientConnection {
         self.chunkSize = max(1024, chunkSize)
         self.idlePolicy = idlePolicy
         self.supplier = supplier
+        bodyBuffer = .allocate(byteCount: max(1024, chunkSize), alignment: 16)
+    }
+
+    deinit {
+        bodyBuffer.deallocate()
     }
 
     // MARK: State for the driver
@@ -97,6 +112,10 @@ public final class ClientConnection {
     /// Queues a message (the session API); it starts as soon as the engine allows.
     public func enqueue(_ message: OutgoingMessage, completion: @escaping Completion, at now: SMTPInstant) {
         self.now = now
+        guard !closeRequested else {
+            completion(.notSent(message.envelope, because: .sessionEnded(machine.failure ?? .connectionClosed(.idle))))
+            return
+        }
         queue.append((message, completion))
         startMessages()
         process()
@@ -224,7 +243,8 @@ public final class ClientConnection {
                 beginTLS()
             case .readyForTransaction:
                 startMessages()
-                if queue.isEmpty, inFlight.isEmpty, machine.canStartTransaction, idlePolicy == .quitWhenIdle {
+                // Nothing more to send: QUIT now (pipelined behind the last dot when allowed).
+                if queue.isEmpty, machine.canStartTransaction, idlePolicy == .quitWhenIdle {
                     machine.quit(at: now)
                 }
             case .sendBody(let id, let fromStart):
@@ -235,7 +255,7 @@ public final class ClientConnection {
                 feedBody(id, fromStart: fromStart)
             case .event(let event):
                 record(event)
-                onEvent?(event)
+                onEvent?(event, ConnectionInfo(tls: tlsDescription))
             case .close:
                 closeRequested = true
                 if let tls, !tlsHandshaking, machine.isTLSActive {
@@ -284,15 +304,14 @@ public final class ClientConnection {
                 try entry.message.body.rewind()
                 entry.bodyOffset = 0
             }
-            bodyBuffer.removeAll(keepingCapacity: true)
-            let count = try entry.message.body.read(into: &bodyBuffer, maximum: chunkSize)
+            let count = try entry.message.body.read(into: bodyBuffer)
             entry.bodyOffset += count
             inFlight[id] = entry
             if count == 0 {
                 try machine.finishBody(for: id, at: now)
             } else {
                 let last = entry.message.body.knownSize.map { entry.bodyOffset >= $0 } ?? false
-                try machine.sendBody(bodyBuffer, for: id, last: last, at: now)
+                try machine.sendBody(UnsafeRawBufferPointer(rebasing: bodyBuffer[0..<count]), for: id, last: last, at: now)
             }
         } catch {
             // The source failed (or the engine refused the call): the engine aborts the message.

@@ -6,8 +6,8 @@ import Glibc
 public protocol MessageBodySource: AnyObject {
     /// The content's size in octets, when known in advance (SIZE= and the last-chunk hint).
     var knownSize: Int? { get }
-    /// Appends up to `maximum` octets to `buffer`; returns how many (0 at the end).
-    func read(into buffer: inout [UInt8], maximum: Int) throws(MessageSourceError) -> Int
+    /// Fills the start of `destination`; returns how many octets (0 at the end).
+    func read(into destination: UnsafeMutableRawBufferPointer) throws(MessageSourceError) -> Int
     /// Starts over from the first octet.
     func rewind() throws(MessageSourceError)
 }
@@ -27,9 +27,12 @@ public final class BytesBody: MessageBodySource {
 
     public var knownSize: Int? { bytes.count }
 
-    public func read(into buffer: inout [UInt8], maximum: Int) throws(MessageSourceError) -> Int {
-        let count = min(maximum, bytes.count - offset)
-        buffer.append(contentsOf: bytes[offset..<(offset + count)])
+    public func read(into destination: UnsafeMutableRawBufferPointer) throws(MessageSourceError) -> Int {
+        let count = min(destination.count, bytes.count - offset)
+        guard count > 0 else { return 0 }
+        bytes.withUnsafeBytes { source in
+            destination.baseAddress!.copyMemory(from: source.baseAddress! + offset, byteCount: count)
+        }
         offset += count
         return count
     }
@@ -79,16 +82,12 @@ public final class FileBody: MessageBodySource {
         if ownsDescriptor { close(descriptor) }
     }
 
-    public func read(into buffer: inout [UInt8], maximum: Int) throws(MessageSourceError) -> Int {
-        let start = buffer.count
-        buffer.append(contentsOf: repeatElement(0, count: maximum))
+    public func read(into destination: UnsafeMutableRawBufferPointer) throws(MessageSourceError) -> Int {
+        guard let base = destination.baseAddress, destination.count > 0 else { return 0 }
         var result = 0
         repeat {
-            result = buffer.withUnsafeMutableBytes { raw in
-                Glibc.read(descriptor, raw.baseAddress! + start, maximum)
-            }
+            result = Glibc.read(descriptor, base, destination.count)
         } while result < 0 && errno == EINTR
-        buffer.removeLast(maximum - max(0, result))
         guard result >= 0 else {
             throw MessageSourceError("cannot read \(label): \(String(cString: strerror(errno)))")
         }

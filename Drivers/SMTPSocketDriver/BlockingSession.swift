@@ -16,12 +16,12 @@ import SMTPTLS
 public final class BlockingSession {
     private let socket: TCPSocket
     private let connection: ClientConnection
-    private var readBuffer: [UInt8] = []
+    private let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
     private var writeBuffer: [UInt8] = []
 
     /// Connects, greets, negotiates TLS and authenticates as the options say; returns when the
     /// session is ready for messages. `observer` sees every session event (transcript lines too).
-    public init(options: ClientOptions, observer: ((SMTPEvent) -> Void)? = nil) throws(SMTPClientError) {
+    public init(options: ClientOptions, observer: SessionObserver? = nil) throws(SMTPClientError) {
         let addresses: [ResolvedAddress]
         do {
             addresses = try AddressResolver.resolve(host: options.host, port: options.port)
@@ -51,6 +51,7 @@ public final class BlockingSession {
 
     deinit {
         socket.close()
+        readBuffer.deallocate()
     }
 
     /// What the server offers (after TLS, when TLS is on).
@@ -78,6 +79,29 @@ public final class BlockingSession {
         }
         run { remaining == 0 }
         return reports.map { $0! }
+    }
+
+    /// Sends `count` messages made on demand, keeping a few queued so each is pipelined behind
+    /// the previous one where the server allows; `completion` gets each report with its index.
+    public func send(count: Int, makeMessage: (Int) -> OutgoingMessage, completion: @escaping (Int, DeliveryReport) -> Void) {
+        var next = 0
+        var finished = 0
+        let window = 4
+        func enqueueNext() {
+            let index = next
+            next += 1
+            connection.enqueue(makeMessage(index), completion: { report in
+                finished += 1
+                completion(index, report)
+            }, at: MonotonicClock.now())
+        }
+        while next < min(count, window) { enqueueNext() }
+        while finished < count {
+            let before = finished
+            run { finished > before || connection.isFinished }
+            // After the end of the session, enqueue reports each remaining message as not sent.
+            while next < count && (next - finished < window || connection.isFinished) { enqueueNext() }
+        }
     }
 
     /// QUIT, wait for the answer (bounded by the QUIT timeout), close.
@@ -108,10 +132,9 @@ public final class BlockingSession {
                 return
             }
             if done() { return }
-            readBuffer.removeAll(keepingCapacity: true)
-            switch socket.read(into: &readBuffer, maximum: 64 * 1024, deadline: connection.deadline) {
+            switch socket.read(into: readBuffer, deadline: connection.deadline) {
             case .data(let count):
-                if count > 0 { readBuffer.withUnsafeBytes { connection.received($0, at: MonotonicClock.now()) } }
+                if count > 0 { connection.received(UnsafeRawBufferPointer(rebasing: readBuffer[0..<count]), at: MonotonicClock.now()) }
             case .closed:
                 connection.connectionClosed(at: MonotonicClock.now())
             case .timedOut:
@@ -122,10 +145,9 @@ public final class BlockingSession {
 
     /// Reads what is available while a write waits; false when the connection ended.
     private func readOnce() -> Bool {
-        readBuffer.removeAll(keepingCapacity: true)
-        switch socket.readAvailable(into: &readBuffer, maximum: 64 * 1024) {
+        switch socket.readAvailable(into: readBuffer) {
         case .data(let count):
-            if count > 0 { readBuffer.withUnsafeBytes { connection.received($0, at: MonotonicClock.now()) } }
+            if count > 0 { connection.received(UnsafeRawBufferPointer(rebasing: readBuffer[0..<count]), at: MonotonicClock.now()) }
             return true
         case .closed:
             connection.connectionClosed(at: MonotonicClock.now())
@@ -141,7 +163,7 @@ public enum SMTPClient {
     /// Connects, sends, quits. Throws when no session could be set up; otherwise the report
     /// tells how each recipient fared.
     public static func send(_ message: OutgoingMessage, options: ClientOptions,
-                            observer: ((SMTPEvent) -> Void)? = nil) throws(SMTPClientError) -> DeliveryReport {
+                            observer: SessionObserver? = nil) throws(SMTPClientError) -> DeliveryReport {
         let session = try BlockingSession(options: options, observer: observer)
         let report = session.send(message)
         session.close()

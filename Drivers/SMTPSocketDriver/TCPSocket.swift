@@ -100,20 +100,17 @@ final class TCPSocket {
         return result == 0 ? (storage, length) : nil
     }
 
-    /// Waits until readable (or `deadline`), then reads what is there.
-    func read(into buffer: inout [UInt8], maximum: Int, deadline: SMTPInstant?) -> ReadResult {
+    /// Waits until readable (or `deadline`), then reads what is there into `buffer`.
+    func read(into buffer: UnsafeMutableRawBufferPointer, deadline: SMTPInstant?) -> ReadResult {
         guard waitFor(Int16(POLLIN), deadline: deadline) else { return .timedOut }
-        return readAvailable(into: &buffer, maximum: maximum)
+        return readAvailable(into: buffer)
     }
 
-    func readAvailable(into buffer: inout [UInt8], maximum: Int) -> ReadResult {
-        let start = buffer.count
-        buffer.append(contentsOf: repeatElement(0, count: maximum))
+    func readAvailable(into buffer: UnsafeMutableRawBufferPointer) -> ReadResult {
         var received = 0
         repeat {
-            received = buffer.withUnsafeMutableBytes { raw in recv(descriptor, raw.baseAddress! + start, maximum, 0) }
+            received = recv(descriptor, buffer.baseAddress, buffer.count, 0)
         } while received < 0 && errno == EINTR
-        buffer.removeLast(maximum - max(0, received))
         if received > 0 { return .data(received) }
         if received < 0, errno == EAGAIN || errno == EWOULDBLOCK { return .data(0) }
         return .closed // 0 is end of stream; an error (reset) ends it too

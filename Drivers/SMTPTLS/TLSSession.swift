@@ -31,7 +31,7 @@ public final class TLSSession {
     /// The name or address the certificate must match.
     public let host: String
     public private(set) var isHandshakeComplete = false
-    /// Decryption scratch, reused for every read.
+    /// Scratch for decrypting and for draining ciphertext, reused for every call.
     private var scratch = [UInt8](repeating: 0, count: 16 * 1024)
 
     public init(context: TLSClientContext, host: String) throws(TLSSetupError) {
@@ -94,16 +94,14 @@ public final class TLSSession {
 
     /// Ciphertext to send, appended to `buffer`.
     public func drainNetwork(into buffer: inout [UInt8]) {
-        while true {
-            let pending = smtp_BIO_pending(networkOut)
-            guard pending > 0 else { return }
-            let start = buffer.count
-            buffer.append(contentsOf: repeatElement(0, count: Int(pending)))
-            let read = buffer.withUnsafeMutableBytes { raw in
-                BIO_read(networkOut, raw.baseAddress! + start, Int32(pending))
+        while smtp_BIO_pending(networkOut) > 0 {
+            let read = scratch.withUnsafeMutableBytes { raw in
+                BIO_read(networkOut, raw.baseAddress, Int32(raw.count))
             }
-            buffer.removeLast(Int(pending) - Int(max(0, read)))
-            if read <= 0 { return }
+            guard read > 0 else { return }
+            scratch.withUnsafeBytes { raw in
+                buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[0..<Int(read)]))
+            }
         }
     }
 
@@ -181,7 +179,9 @@ public final class TLSSession {
                 SSL_read(ssl, raw.baseAddress, Int32(raw.count))
             }
             if read > 0 {
-                buffer.append(contentsOf: scratch[0..<Int(read)])
+                scratch.withUnsafeBytes { raw in
+                    buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[0..<Int(read)]))
+                }
                 continue
             }
             let error = SSL_get_error(ssl, read)

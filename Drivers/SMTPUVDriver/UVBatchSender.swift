@@ -1,0 +1,122 @@
+import CLibUV
+import Glibc
+import SMTPCore
+import SMTPDriverCore
+import SMTPTLS
+
+/// Sends a batch of messages over N concurrent SMTP sessions on one libuv loop and one thread.
+///
+/// Each session takes the next message from the shared queue whenever its engine can start a
+/// transaction (pipelined behind the previous one where the server allows), and quits when the
+/// queue is empty. A session that dies is replaced while messages remain, within a budget, so one
+/// bad connection does not strand the batch. `completion` runs on the loop's thread, once per
+/// message, with its index in `messages`.
+///
+/// The loop is created and closed by `run`; when it returns, every handle is closed and every
+/// allocation released (`run` checks that `uv_loop_close` succeeds).
+public final class UVBatchSender {
+    public struct Summary: Sendable {
+        public var delivered: Int
+        public var partiallyDelivered: Int
+        public var failed: Int
+        /// Connections opened, including replacements.
+        public var connectionsOpened: Int
+        /// The last session-level error, if any session failed.
+        public var lastError: String?
+    }
+
+    private let options: ClientOptions
+    private let concurrency: Int
+    private let observer: SessionObserver?
+
+    public init(options: ClientOptions, connections: Int, observer: SessionObserver? = nil) {
+        self.options = options
+        self.concurrency = max(1, connections)
+        self.observer = observer
+    }
+
+    /// Sends `count` messages made by `makeMessage(index)` (made lazily, as sessions take them).
+    public func run(count: Int, makeMessage: @escaping (Int) -> OutgoingMessage,
+                    completion: @escaping (Int, DeliveryReport) -> Void) throws(SMTPClientError) -> Summary {
+        let addresses: [ResolvedAddress]
+        do { addresses = try AddressResolver.resolve(host: options.host, port: options.port) } catch { throw .resolution(error.message) }
+        var tlsContext: TLSClientContext?
+        if options.mayUseTLS {
+            do { tlsContext = try TLSClientContext(configuration: options.tls) } catch { throw .tlsSetup(error) }
+        }
+
+        let loop = UnsafeMutablePointer<uv_loop_t>.allocate(capacity: 1)
+        uv_loop_init(loop)
+        defer { loop.deallocate() }
+
+        var nextIndex = 0
+        var finished = 0
+        var summary = Summary(delivered: 0, partiallyDelivered: 0, failed: 0, connectionsOpened: 0, lastError: nil)
+        var live: [ObjectIdentifier: UVConnection] = [:]
+        var replacementsLeft = concurrency * 2 + 4
+
+        func complete(_ index: Int, _ report: DeliveryReport) {
+            finished += 1
+            switch report.status {
+            case .delivered: summary.delivered += 1
+            case .partiallyDelivered: summary.partiallyDelivered += 1
+            case .notDelivered, .unknown: summary.failed += 1
+            }
+            completion(index, report)
+        }
+
+        let supplier: ClientConnection.MessageSupplier = {
+            guard nextIndex < count else { return nil }
+            let index = nextIndex
+            nextIndex += 1
+            return (makeMessage(index), { complete(index, $0) })
+        }
+
+        var open: (() -> Void)!
+        let onClosed: (UVConnection) -> Void = { connection in
+            live.removeValue(forKey: ObjectIdentifier(connection))
+            if let error = connection.connectError ?? connection.connection?.failure.map({ "\($0)" }) {
+                summary.lastError = error
+            }
+            // Replace a session that ended while messages wait, unless failures keep coming.
+            let failedEarly = connection.startedMessages == 0
+            if nextIndex < count {
+                if failedEarly { replacementsLeft -= 1 }
+                if replacementsLeft > 0 { open() }
+            }
+        }
+        open = {
+            let connection = UVConnection(loop: loop, addresses: addresses, options: self.options, tlsContext: tlsContext,
+                                          supplier: supplier, observer: self.observer, onClosed: onClosed)
+            live[ObjectIdentifier(connection)] = connection
+            summary.connectionsOpened += 1
+            connection.start()
+        }
+        for _ in 0..<min(concurrency, max(1, count)) { open() }
+
+        uv_run(loop, UV_RUN_DEFAULT)
+
+        // Messages no session could take (every connection failed).
+        while nextIndex < count {
+            let index = nextIndex
+            nextIndex += 1
+            let message = makeMessage(index)
+            let error = SMTPError.connectionClosed(.connect)
+            var report = DeliveryReport.notSent(message.envelope, because: .sessionEnded(error))
+            if let last = summary.lastError { report.failure = .local(.misuse(last)) }
+            complete(index, report)
+        }
+        precondition(live.isEmpty, "libuv loop ended with live connections")
+        let closeStatus = uv_loop_close(loop)
+        precondition(closeStatus == 0, "uv_loop_close: \(String(cString: uv_strerror(closeStatus)))")
+        _ = finished
+        return summary
+    }
+
+    /// Convenience: sends the given messages, returning their reports in order.
+    public func send(_ messages: [OutgoingMessage]) throws(SMTPClientError) -> [DeliveryReport] {
+        var reports = [DeliveryReport?](repeating: nil, count: messages.count)
+        _ = try run(count: messages.count, makeMessage: { messages[$0] }, completion: { reports[$0] = $1 })
+        return reports.map { $0! }
+    }
+}

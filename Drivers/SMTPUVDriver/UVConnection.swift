@@ -1,0 +1,299 @@
+import CLibUV
+import Glibc
+import SMTPCore
+import SMTPDriverCore
+import SMTPTLS
+
+/// One SMTP session on a libuv loop: a TCP handle, a timer for the engine's deadline, and the
+/// shared sans-I/O `ClientConnection`. It moves bytes and time, and decides nothing about SMTP.
+///
+/// Lifetime: the batch sender keeps every `UVConnection` until both its handles have closed;
+/// libuv callbacks find the object through the handles' `data` pointers (unretained).
+final class UVConnection {
+    enum Phase {
+        case connecting
+        case running
+        case closing
+        case closed
+    }
+
+    private let loop: UnsafeMutablePointer<uv_loop_t>
+    private let addresses: [ResolvedAddress]
+    private var addressIndex = 0
+    private let options: ClientOptions
+    private let tlsContext: TLSClientContext?
+    private let supplier: ClientConnection.MessageSupplier
+    private let observer: SessionObserver?
+    private let onClosed: (UVConnection) -> Void
+
+    private var tcp: UnsafeMutablePointer<uv_tcp_t>?
+    private let timer: UnsafeMutablePointer<uv_timer_t>
+    private let connectRequest: UnsafeMutablePointer<uv_connect_t>
+    private let writeRequest: UnsafeMutablePointer<uv_write_t>
+    private var readBuffer: UnsafeMutableRawPointer
+    private let readCapacity = 64 * 1024
+    private var writeStorage: UnsafeMutableRawPointer
+    private var writeCapacity = 64 * 1024
+    private var scratch: [UInt8] = []
+    private var writing = false
+    private var handlesOpen = 0
+
+    private(set) var phase = Phase.connecting
+    private(set) var connection: ClientConnection?
+    /// Why the connection could not be made, when it could not.
+    private(set) var connectError: String?
+    private var connectFailures: [String] = []
+    /// Messages this connection started (for retry decisions).
+    private(set) var startedMessages = 0
+
+    init(loop: UnsafeMutablePointer<uv_loop_t>, addresses: [ResolvedAddress], options: ClientOptions,
+         tlsContext: TLSClientContext?, supplier: @escaping ClientConnection.MessageSupplier,
+         observer: SessionObserver?, onClosed: @escaping (UVConnection) -> Void) {
+        self.loop = loop
+        self.addresses = addresses
+        self.options = options
+        self.tlsContext = tlsContext
+        self.supplier = supplier
+        self.observer = observer
+        self.onClosed = onClosed
+        timer = .allocate(capacity: 1)
+        connectRequest = .allocate(capacity: 1)
+        writeRequest = .allocate(capacity: 1)
+        readBuffer = .allocate(byteCount: readCapacity, alignment: 16)
+        writeStorage = .allocate(byteCount: writeCapacity, alignment: 16)
+    }
+
+    deinit {
+        timer.deallocate()
+        connectRequest.deallocate()
+        writeRequest.deallocate()
+        readBuffer.deallocate()
+        writeStorage.deallocate()
+    }
+
+    private var unretained: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
+
+    private static func from(_ pointer: UnsafeMutableRawPointer?) -> UVConnection {
+        Unmanaged<UVConnection>.fromOpaque(pointer!).takeUnretainedValue()
+    }
+
+    // MARK: Connecting
+
+    func start() {
+        uv_timer_init(loop, timer)
+        timer.pointee.data = unretained
+        handlesOpen += 1
+        connectNext()
+    }
+
+    private func connectNext() {
+        guard addressIndex < addresses.count else {
+            connectError = connectFailures.isEmpty ? "no address to connect to" : connectFailures.joined(separator: "; ")
+            shutDown()
+            return
+        }
+        let handle = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
+        uv_tcp_init(loop, handle)
+        handle.pointee.data = unretained
+        tcp = handle
+        handlesOpen += 1
+        uv_tcp_nodelay(handle, 1)
+        connectRequest.pointee.data = unretained
+        var storage = addresses[addressIndex].storage
+        let status = withUnsafePointer(to: &storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                uv_tcp_connect(connectRequest, handle, address) { request, status in
+                    let stream = request!.pointee.handle
+                    UVConnection.from(request!.pointee.data).connected(status: status, stream: stream)
+                }
+            }
+        }
+        if status != 0 {
+            connected(status: status, stream: smtp_uv_tcp_as_stream(handle))
+            return
+        }
+        armTimer(milliseconds: MonotonicClock.milliseconds(until: MonotonicClock.now() + options.connectTimeout, from: MonotonicClock.now()))
+    }
+
+    private func connected(status: Int32, stream: UnsafeMutablePointer<uv_stream_t>?) {
+        // A cancelled attempt (its handle was closed on a timeout) reports here too: ignore it.
+        guard phase == .connecting, let tcp, stream == smtp_uv_tcp_as_stream(tcp) else { return }
+        uv_timer_stop(timer)
+        if status != 0 {
+            connectFailures.append("\(addresses[addressIndex]): \(String(cString: uv_strerror(status)))")
+            addressIndex += 1
+            closeTCP(thenConnectNext: true)
+            return
+        }
+        let helo = options.heloName ?? LocalName.heloName(localAddress: localAddress?.0, length: localAddress?.1 ?? 0)
+        do {
+            let connection = try ClientConnection(configuration: options.engineConfiguration(heloName: helo), tlsContext: tlsContext,
+                                                  tlsHost: options.host, chunkSize: options.chunkSize, idlePolicy: .quitWhenIdle,
+                                                  supplier: { [unowned self] in
+                                                      guard let next = self.supplier() else { return nil }
+                                                      self.startedMessages += 1
+                                                      return next
+                                                  })
+            connection.onEvent = observer
+            self.connection = connection
+        } catch {
+            connectError = "\(error)"
+            shutDown()
+            return
+        }
+        phase = .running
+        let stream = smtp_uv_tcp_as_stream(tcp)
+        uv_read_start(stream, { handle, _, buffer in
+            let connection = UVConnection.from(handle!.pointee.data)
+            buffer!.pointee = uv_buf_init(connection.readBuffer.assumingMemoryBound(to: CChar.self), UInt32(connection.readCapacity))
+        }, { stream, count, _ in
+            UVConnection.from(stream!.pointee.data).didRead(count)
+        })
+        connection?.start(at: MonotonicClock.now())
+        pump()
+    }
+
+    private var localAddress: (sockaddr_storage, socklen_t)? {
+        guard let tcp else { return nil }
+        var storage = sockaddr_storage()
+        var length = Int32(MemoryLayout<sockaddr_storage>.size)
+        let result = withUnsafeMutablePointer(to: &storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_getsockname(tcp, $0, &length) }
+        }
+        return result == 0 ? (storage, socklen_t(length)) : nil
+    }
+
+    // MARK: I/O
+
+    private func didRead(_ count: Int) {
+        guard let connection, phase == .running else { return }
+        if count > 0 {
+            connection.received(UnsafeRawBufferPointer(start: readBuffer, count: count), at: MonotonicClock.now())
+        } else if count < 0 {
+            uv_read_stop(smtp_uv_tcp_as_stream(tcp!))
+            connection.connectionClosed(at: MonotonicClock.now())
+        }
+        pump()
+    }
+
+    private func timerFired() {
+        switch phase {
+        case .connecting:
+            // The connect attempt took too long: try the next address.
+            connectFailures.append("\(addresses[addressIndex]): timed out after \(options.connectTimeout)")
+            addressIndex += 1
+            closeTCP(thenConnectNext: true)
+        case .running:
+            connection?.timePassed(at: MonotonicClock.now())
+            pump()
+        case .closing, .closed:
+            break
+        }
+    }
+
+    /// After every input: write pending output (one write at a time: the write completion is
+    /// the backpressure), re-arm the deadline timer, close when the session is over.
+    private func pump() {
+        guard let connection, phase == .running else { return }
+        if !writing, connection.hasNetworkOutput {
+            connection.takeNetworkOutput(into: &scratch)
+            if scratch.count > writeCapacity {
+                writeStorage.deallocate()
+                writeCapacity = max(scratch.count, writeCapacity * 2)
+                writeStorage = .allocate(byteCount: writeCapacity, alignment: 16)
+            }
+            scratch.withUnsafeBytes { writeStorage.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            var buffer = uv_buf_init(writeStorage.assumingMemoryBound(to: CChar.self), UInt32(scratch.count))
+            scratch.removeAll(keepingCapacity: true)
+            writeRequest.pointee.data = unretained
+            let status = uv_write(writeRequest, smtp_uv_tcp_as_stream(tcp!), &buffer, 1) { request, status in
+                UVConnection.from(request!.pointee.data).didWrite(status: status)
+            }
+            if status == 0 {
+                writing = true
+            } else {
+                connection.connectionClosed(at: MonotonicClock.now())
+            }
+        }
+        if connection.isFinished, !writing, !connection.hasNetworkOutput {
+            shutDown()
+            return
+        }
+        armTimer(milliseconds: MonotonicClock.milliseconds(until: connection.deadline, from: MonotonicClock.now()))
+    }
+
+    private func didWrite(status: Int32) {
+        writing = false
+        guard let connection, phase == .running else {
+            if phase == .closing { finishClosing() }
+            return
+        }
+        if status != 0 {
+            connection.connectionClosed(at: MonotonicClock.now())
+        } else {
+            connection.outputDrained(at: MonotonicClock.now())
+        }
+        pump()
+    }
+
+    private func armTimer(milliseconds: Int?) {
+        guard let milliseconds else {
+            uv_timer_stop(timer)
+            return
+        }
+        uv_timer_start(timer, { handle in
+            UVConnection.from(handle!.pointee.data).timerFired()
+        }, UInt64(milliseconds), 0)
+    }
+
+    // MARK: Closing
+
+    private func closeTCP(thenConnectNext: Bool) {
+        guard let handle = tcp else {
+            if thenConnectNext { connectNext() }
+            return
+        }
+        tcp = nil
+        reconnectAfterClose = thenConnectNext
+        uv_close(smtp_uv_tcp_as_handle(handle)) { raw in
+            let owner = UVConnection.from(raw!.pointee.data)
+            raw!.withMemoryRebound(to: uv_tcp_t.self, capacity: 1) { $0.deallocate() }
+            owner.handlesOpen -= 1
+            if owner.reconnectAfterClose, owner.phase == .connecting { owner.connectNext() } else { owner.finishClosing() }
+        }
+    }
+
+    private var reconnectAfterClose = false
+
+    /// Stops everything and closes both handles; `onClosed` runs once they are gone.
+    func shutDown() {
+        guard phase != .closing, phase != .closed else { return }
+        phase = .closing
+        uv_timer_stop(timer)
+        if !uv_is_closing(smtp_uv_timer_as_handle(timer)).boolValue {
+            uv_close(smtp_uv_timer_as_handle(timer)) { handle in
+                let owner = UVConnection.from(handle!.pointee.data)
+                owner.handlesOpen -= 1
+                owner.finishClosing()
+            }
+        }
+        if tcp != nil { closeTCP(thenConnectNext: false) }
+    }
+
+    private func finishClosing() {
+        guard phase == .closing, handlesOpen == 0, !writing else { return }
+        phase = .closed
+        onClosed(self)
+    }
+
+    /// Ends the session early (QUIT is skipped; the engine reports `.cancelled`).
+    func cancel() {
+        connection?.cancel(at: MonotonicClock.now())
+        pump()
+        if connection == nil { shutDown() }
+    }
+}
+
+private extension Int32 {
+    var boolValue: Bool { self != 0 }
+}

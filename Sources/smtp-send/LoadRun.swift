@@ -1,0 +1,141 @@
+import Foundation
+import SMTPCore
+import SMTPDriverCore
+import SMTPSocketDriver
+import SMTPUVDriver
+
+/// --repeat N [--connections C]: like Postfix's smtp-source, reusing sessions and pipelining.
+struct LoadRun {
+    let plan: Plan
+    let output: Output
+
+    func run(count: Int) -> Int32 {
+        let progress = Progress(total: count, output: output)
+        let started = ContinuousClock.now
+        var lastError: String?
+        var delivered = 0
+        var failed = 0
+        let record: (DeliveryReport) -> Void = { report in
+            if report.status == .delivered { delivered += 1 } else {
+                failed += 1
+                if let failure = report.failure { lastError = "\(failure)" }
+            }
+            progress.update(done: delivered + failed, failed: failed)
+        }
+        let makeMessage: (Int) -> OutgoingMessage = { _ in
+            // The content is read once; every message shares it (files are reopened per message).
+            (try? plan.makeMessage()) ?? OutgoingMessage(from: plan.sender, to: plan.recipients, content: [])
+        }
+
+        switch plan.driver {
+        case .uv:
+            let sender = UVBatchSender(options: plan.options, connections: plan.connections, observer: output.observer(announce: true))
+            do {
+                let summary = try sender.run(count: count, makeMessage: makeMessage, completion: { _, report in record(report) })
+                if lastError == nil { lastError = summary.lastError }
+            } catch {
+                lastError = "\(error)"
+                failed = count - delivered
+            }
+        case .socket:
+            runSocketSessions(count: count, makeMessage: makeMessage, record: record, lastError: &lastError)
+        }
+        progress.finish()
+        let seconds = Double((ContinuousClock.now - started).components.attoseconds) / 1e18
+            + Double((ContinuousClock.now - started).components.seconds)
+        let rate = seconds > 0 ? Double(delivered) / seconds : 0
+        if failed > 0, let lastError { output.error("smtp-send: last failure: \(SMTPReply.printable(lastError))") }
+        output.line(String(format: "Sent %d messages in %.3f s (%.1f msg/s), %d failed", delivered, seconds, rate, failed))
+        if failed == 0 { return 0 }
+        return delivered == 0 ? 1 : 3
+    }
+
+    /// C blocking sessions on C threads.
+    private func runSocketSessions(count: Int, makeMessage: @escaping (Int) -> OutgoingMessage,
+                                   record: @escaping (DeliveryReport) -> Void, lastError: inout String?) {
+        let shared = SharedLoad(makeMessage: makeMessage, record: record)
+        let sessions = min(plan.connections, count)
+        let done = DispatchGroup()
+        for session in 0..<sessions {
+            // Each session gets an equal share up front, so each can pipeline its own.
+            let share = count / sessions + (session < count % sessions ? 1 : 0)
+            done.enter()
+            let thread = Thread { [plan, output] in
+                defer { done.leave() }
+                do {
+                    let blocking = try BlockingSession(options: plan.options, observer: output.observer(announce: session == 0))
+                    blocking.send(count: share, makeMessage: { _ in shared.nextMessage() },
+                                  completion: { _, report in shared.record(report) })
+                    blocking.close()
+                } catch {
+                    shared.failAll(share, because: "\(error)")
+                }
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+        done.wait()
+        if let first = shared.firstError { lastError = first }
+    }
+}
+
+/// What the socket sessions of a load run share, behind one lock.
+private final class SharedLoad: @unchecked Sendable {
+    private let lock = NSLock()
+    private let makeMessage: (Int) -> OutgoingMessage
+    private let recordReport: (DeliveryReport) -> Void
+    private var next = 0
+    private(set) var firstError: String?
+
+    init(makeMessage: @escaping (Int) -> OutgoingMessage, record: @escaping (DeliveryReport) -> Void) {
+        self.makeMessage = makeMessage
+        self.recordReport = record
+    }
+
+    func nextMessage() -> OutgoingMessage {
+        lock.lock()
+        defer { lock.unlock() }
+        next += 1
+        return makeMessage(next)
+    }
+
+    func record(_ report: DeliveryReport) {
+        lock.lock()
+        defer { lock.unlock() }
+        recordReport(report)
+    }
+
+    func failAll(_ count: Int, because error: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        if firstError == nil { firstError = error }
+        for _ in 0..<count {
+            recordReport(.notSent(makeMessage(0).envelope, because: .local(.misuse(error))))
+        }
+    }
+}
+
+/// "1234/10000 sent, 0 failed" on stderr, only when stderr is a terminal.
+final class Progress: @unchecked Sendable {
+    private let total: Int
+    private let output: Output
+    private let enabled = isatty(2) == 1
+    private var lastPrint = ContinuousClock.now
+
+    init(total: Int, output: Output) {
+        self.total = total
+        self.output = output
+    }
+
+    func update(done: Int, failed: Int) {
+        guard enabled else { return }
+        let now = ContinuousClock.now
+        guard now - lastPrint > .milliseconds(200) || done == total else { return }
+        lastPrint = now
+        FileHandle.standardError.write(Data("\r\(done)/\(total) sent, \(failed) failed ".utf8))
+    }
+
+    func finish() {
+        if enabled { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}

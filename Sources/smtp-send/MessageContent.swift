@@ -1,0 +1,122 @@
+import Foundation
+import SMTPCore
+import SMTPDriverCore
+
+/// The message to send: the built-in test message, or a file, or standard input spooled to an
+/// unlinked temporary file (so it streams in constant memory, can be resent, and has a size).
+struct MessageContent: Sendable {
+    enum Source: Sendable {
+        case builtIn([UInt8])
+        case file(path: String, size: Int)
+    }
+
+    let source: Source
+    /// Any octet above 127: the message needs 8BITMIME.
+    let isEightBit: Bool
+
+    /// A fresh body source for one send.
+    func makeBody() throws -> any MessageBodySource {
+        switch source {
+        case .builtIn(let bytes): return BytesBody(bytes)
+        case .file(let path, _): return try FileBody(path: path)
+        }
+    }
+
+    var size: Int {
+        switch source {
+        case .builtIn(let bytes): bytes.count
+        case .file(_, let size): size
+        }
+    }
+
+    static func builtIn(from sender: String, to recipients: [String], heloDomain: String) -> MessageContent {
+        let date = rfc5322Date(Date())
+        let id = "\(UUID().uuidString.lowercased())@\(heloDomain)"
+        let text = """
+            To: \(recipients.joined(separator: ", "))\r
+            From: \(sender.isEmpty ? "<>" : sender)\r
+            Subject: Test message from smtp-send\r
+            Date: \(date)\r
+            Message-ID: <\(id)>\r
+            MIME-Version: 1.0\r
+            Content-Type: text/plain; charset=us-ascii\r
+            \r
+            Hello,\r
+            \r
+            This message was sent by smtp-send to check that mail goes through:\r
+            the connection, STARTTLS where the server offers it, and delivery to\r
+            every recipient listed in the envelope.\r
+            \r
+            No reply is needed.\r
+
+            """
+        return MessageContent(source: .builtIn(Array(text.utf8)), isEightBit: false)
+    }
+
+    /// "Sun, 29 Nov 2026 01:02:03 +0000"
+    static func rfc5322Date(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone.current
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
+        return formatter.string(from: date)
+    }
+
+    /// Reads `path` ("-" is standard input) once to learn its size and whether it is 8-bit.
+    static func file(_ path: String) throws -> MessageContent {
+        let readPath: String
+        if path == "-" {
+            readPath = try spoolStandardInput()
+        } else {
+            readPath = path
+        }
+        let body = try FileBody(path: readPath)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+        defer { buffer.deallocate() }
+        var size = 0
+        var eightBit = false
+        while true {
+            let count = try body.read(into: buffer)
+            if count == 0 { break }
+            size += count
+            if !eightBit, buffer[0..<count].contains(where: { $0 >= 0x80 }) { eightBit = true }
+        }
+        return MessageContent(source: .file(path: readPath, size: size), isEightBit: eightBit)
+    }
+
+    /// Copies standard input to a temporary file in 64 KiB steps.
+    private static func spoolStandardInput() throws -> String {
+        var template = Array((NSTemporaryDirectory() + "/smtp-send.XXXXXX").utf8CString)
+        let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard descriptor >= 0 else { throw MessageSourceError("cannot create a temporary file for standard input") }
+        let path = String(cString: template)
+        defer { close(descriptor) }
+        let input = FileBody(descriptor: 0)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let count = try input.read(into: buffer)
+            if count == 0 { break }
+            var offset = 0
+            while offset < count {
+                let written = write(descriptor, buffer.baseAddress! + offset, count - offset)
+                guard written > 0 else { throw MessageSourceError("cannot spool standard input: \(String(cString: strerror(errno)))") }
+                offset += written
+            }
+        }
+        TemporaryFiles.register(path)
+        return path
+    }
+}
+
+/// Temporary files removed at exit.
+enum TemporaryFiles {
+    nonisolated(unsafe) static var paths: [String] = []
+
+    static func register(_ path: String) { paths.append(path) }
+
+    static func removeAll() {
+        for path in paths { unlink(path) }
+        paths.removeAll()
+    }
+}

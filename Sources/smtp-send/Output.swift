@@ -1,0 +1,65 @@
+import Foundation
+import SMTPCore
+import SMTPDriverCore
+
+/// Everything smtp-send prints: the seed's lines on stdout, the transcript on stderr.
+final class Output: @unchecked Sendable {
+    let verbose: Bool
+    private var tlsStarted = false
+    private var announcedTLS = false
+    private let lock = NSLock()
+
+    init(verbose: Bool) {
+        self.verbose = verbose
+    }
+
+    func line(_ text: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+
+    func error(_ text: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    /// The observer given to the drivers. `announce` is false for all but the first session in
+    /// load mode, so the TLS lines print once.
+    func observer(announce: Bool) -> SessionObserver {
+        var tlsUp = false
+        var announcedUse = false
+        return { [self] event, info in
+            switch event {
+            case .negotiatingTLS:
+                if announce { line("Negotiating TLS....") }
+            case .continuingWithoutTLS:
+                if announce { line("Server does not support TLS; using normal connection.") }
+            case .tlsEstablished:
+                tlsUp = true
+                if verbose { error("-- TLS established: \(info.tls ?? "?") --") }
+            case .capabilities:
+                // After the handshake, the EHLO that succeeds means the TLS session is in use.
+                if tlsUp, !announcedUse {
+                    announcedUse = true
+                    if announce { line("Using TLS connection.") }
+                }
+            case .transcript(let entry):
+                guard verbose else { return }
+                switch entry {
+                case .command(let text): error("C: \(SMTPReply.printable(text))")
+                case .reply(let reply):
+                    let lines = reply.lines
+                    for (index, text) in lines.enumerated() {
+                        let separator = index == lines.count - 1 ? " " : "-"
+                        error("S: \(reply.code)\(separator)\(SMTPReply.printable(text))")
+                    }
+                case .data(let count): error("C: <message data: \(count) octets>")
+                }
+            default:
+                break
+            }
+        }
+    }
+}

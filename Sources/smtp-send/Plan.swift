@@ -1,0 +1,140 @@
+import Foundation
+import SMTPCore
+import SMTPDriverCore
+import SMTPTLS
+
+/// Everything checked and decided before the first byte goes out.
+struct Plan: Sendable {
+    let options: ClientOptions
+    let sender: String
+    let recipients: [String]
+    let content: MessageContent
+    let driver: SMTPSend.DriverKind
+    let repeatCount: Int?
+    let connections: Int
+    let verbose: Bool
+    let displayServer: String
+
+    init(command: SMTPSend) throws {
+        guard let server = ServerAddress(command.server) else {
+            throw UsageError("invalid SERVER \"\(SMTPReply.printable(command.server))\": expected host, host:port, [v6addr] or [v6addr]:port")
+        }
+        if let problem = MailboxSyntax.problem(with: command.from, asRecipient: false) {
+            throw UsageError("invalid FROM address \"\(SMTPReply.printable(command.from))\": \(problem)")
+        }
+        guard !command.to.isEmpty else { throw UsageError("at least one TO address is needed") }
+        for address in command.to {
+            if let problem = MailboxSyntax.problem(with: address, asRecipient: true) {
+                throw UsageError("invalid TO address \"\(SMTPReply.printable(address))\": \(problem)")
+            }
+        }
+        if let helo = command.helo, !MailboxSyntax.isValidHeloName(helo) {
+            throw UsageError("invalid --helo name \"\(SMTPReply.printable(helo))\": expected a domain or an address literal like [192.0.2.1]")
+        }
+        if let count = command.repeat, count < 1 { throw UsageError("--repeat must be at least 1") }
+        if let count = command.connections {
+            guard count >= 1, count <= 10_000 else { throw UsageError("--connections must be between 1 and 10000") }
+            guard command.repeat != nil else { throw UsageError("--connections needs --repeat") }
+        }
+        if let seconds = command.timeout, !(seconds > 0 && seconds <= 86_400) {
+            throw UsageError("--timeout must be a number of seconds between 0 and 86400")
+        }
+        if command.passwordFile != nil, command.user == nil { throw UsageError("--password-file needs --user") }
+        if command.auth != nil, command.user == nil { throw UsageError("--auth needs --user") }
+        if let tlsName = command.tlsName, tlsName.isEmpty || tlsName.contains(where: { $0.isWhitespace || $0 == "\0" }) {
+            throw UsageError("invalid --tls-name")
+        }
+
+        let policy: TLSPolicy = switch command.tls {
+        case .opportunistic: .opportunistic
+        case .required: .required
+        case .implicit: .implicit
+        case .off: .off
+        }
+        var authentication: AuthenticationOptions?
+        if let user = command.user {
+            let password = try Plan.password(file: command.passwordFile)
+            if let mechanism = command.auth?.uppercased(), !["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256", "XOAUTH2", "OAUTHBEARER"].contains(mechanism) {
+                throw UsageError("unsupported --auth mechanism \(mechanism) (PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER)")
+            }
+            switch command.auth?.uppercased() {
+            case "XOAUTH2":
+                authentication = AuthenticationOptions(mechanisms: [XOAuth2Mechanism(username: user, token: password)],
+                                                       allowWithoutTLS: command.allowPlaintextAuth)
+            case "OAUTHBEARER":
+                authentication = AuthenticationOptions(mechanisms: [OAuthBearerMechanism(username: user, token: password, host: server.host,
+                                                                                         port: Int(server.port ?? 0))],
+                                                       allowWithoutTLS: command.allowPlaintextAuth)
+            default:
+                authentication = .passwordWithCrypto(username: user, password: password, forcing: command.auth,
+                                                     allowWithoutTLS: command.allowPlaintextAuth)
+            }
+        }
+        if let caFile = command.caFile, !FileManager.default.isReadableFile(atPath: caFile) {
+            throw UsageError("cannot read --ca-file \(caFile)")
+        }
+
+        let port = server.port ?? (policy == .implicit ? 465 : 25)
+        var timeouts = Timeouts()
+        var connectTimeout = Duration.seconds(30)
+        if let seconds = command.timeout {
+            let limit = Duration.milliseconds(Int64(seconds * 1000))
+            timeouts = Timeouts(all: limit)
+            connectTimeout = limit
+        }
+        options = ClientOptions(host: server.host, port: port, tlsPolicy: policy,
+                                tls: TLSConfiguration(caFile: command.caFile, insecure: command.insecure, serverName: command.tlsName),
+                                heloName: command.helo, authentication: authentication, timeouts: timeouts,
+                                connectTimeout: connectTimeout, transcript: command.verbose)
+        sender = command.from
+        recipients = command.to
+        driver = command.driver
+        repeatCount = command.repeat
+        connections = command.connections ?? 1
+        verbose = command.verbose
+        displayServer = server.host.contains(":") ? "[\(server.host)]:\(port)" : "\(server.host):\(port)"
+
+        if let path = command.data {
+            do {
+                content = try MessageContent.file(path)
+            } catch {
+                throw UsageError("cannot read the message: \(error)")
+            }
+        } else {
+            let domain = command.helo.flatMap { $0.hasPrefix("[") ? nil : $0 } ?? "smtp-send.invalid"
+            content = .builtIn(from: command.from, to: command.to, heloDomain: domain)
+        }
+        if command.insecure {
+            FileHandle.standardError.write(Data("smtp-send: warning: --insecure: the server certificate is not verified\n".utf8))
+        }
+    }
+
+    /// SMTP_PASSWORD, or the first line of --password-file.
+    static func password(file: String?) throws -> String {
+        if let file {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw UsageError("cannot read --password-file \(file)")
+            }
+            let line = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).first.map(String.init) ?? ""
+            return line.hasSuffix("\r") ? String(line.dropLast()) : line
+        }
+        guard let password = ProcessInfo.processInfo.environment["SMTP_PASSWORD"] else {
+            throw UsageError("--user needs a password: set SMTP_PASSWORD or give --password-file")
+        }
+        return password
+    }
+
+    func makeMessage() throws -> OutgoingMessage {
+        let envelope = Envelope(sender: sender, recipients: recipients.map { Recipient($0) },
+                                bodyType: content.isEightBit ? .eightBitMIME : .sevenBit, size: content.size)
+        return OutgoingMessage(envelope: envelope, body: try content.makeBody())
+    }
+
+    func run() -> Int32 {
+        let output = Output(verbose: verbose)
+        if let count = repeatCount {
+            return LoadRun(plan: self, output: output).run(count: count)
+        }
+        return SingleRun(plan: self, output: output).run()
+    }
+}

@@ -1,0 +1,182 @@
+import ArgumentParser
+import Foundation
+import SMTPCore
+import SMTPDriverCore
+
+/// smtp-send: the classic tls.py, done right. The interface is fixed by docs (cli-spec.md):
+/// options, output lines and exit statuses are relied upon by scripts.
+@main
+struct SMTPSend: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "smtp-send",
+        abstract: "Send a message over SMTP, with STARTTLS when the server offers it.",
+        usage: "smtp-send [OPTIONS] SERVER FROM TO [TO ...]",
+        discussion: """
+            DESCRIPTION
+              Connects to SERVER and greets it with EHLO (HELO when EHLO is
+              refused and TLS is not required). Upgrades to TLS with STARTTLS
+              when the server offers it, authenticates when --user is given,
+              and sends one message from FROM to every TO, reporting how each
+              recipient fared. The certificate is verified against the system
+              trust store (or --ca-file) and the server's name. A server that
+              offered STARTTLS and then fails it is never used in plaintext.
+
+            SERVER
+              host, host:port, [v6addr] or [v6addr]:port. The port defaults to
+              25, or 465 with --tls implicit. FROM and TO are bare addresses,
+              without angle brackets; FROM may be "" for a null sender.
+
+            OUTPUT (stdout)
+              Negotiating TLS....             just before STARTTLS is sent
+              Using TLS connection.           once TLS is up
+              Server does not support TLS; using normal connection.
+              Message successfully sent to N recipient(s)
+              Message sent to K of N recipient(s)
+                refused ADDR: CODE TEXT       one line per refused recipient
+               *** Your message may not have been sent!
+              <one line saying why>
+              Sent N messages in T s (R msg/s), F failed    (load mode)
+
+            EXIT STATUS
+              0  sent to every recipient
+              1  not sent (any failure, TLS failures included)
+              2  usage error, or bad input caught before connecting
+              3  sent to some recipients only
+              5  the server refused EHLO after STARTTLS
+
+            ENVIRONMENT
+              SMTP_PASSWORD  password for --user (unless --password-file)
+
+            EXAMPLES
+              Relay through a mail server, TLS when offered:
+                smtp-send mx.example.org alice@example.org bob@example.net
+
+              Submission on 587 with AUTH, TLS required:
+                SMTP_PASSWORD=secret smtp-send --tls required \\
+                  --user alice@example.org smtp.example.org:587 \\
+                  alice@example.org bob@example.net
+
+              Implicit TLS on 465, message from a file:
+                smtp-send --tls implicit --user alice \\
+                  --password-file ~/.smtp-pass --data message.eml \\
+                  smtp.example.org alice@example.org bob@example.net
+
+              Load test: 10,000 messages over 50 sessions on one libuv loop:
+                smtp-send --tls off --driver uv --repeat 10000 \\
+                  --connections 50 127.0.0.1:2525 load@example.org \\
+                  sink@example.net
+            """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("TLS mode: opportunistic, required, implicit or off.", valueName: "MODE"))
+    var tls: TLSMode = .opportunistic
+
+    @Option(name: .customLong("ca-file"), help: ArgumentHelp("PEM file of trusted CAs, instead of the system store.", valueName: "PATH"))
+    var caFile: String?
+
+    @Flag(name: .long, help: "Do not verify the server certificate (a warning goes to stderr).")
+    var insecure = false
+
+    @Option(name: .customLong("tls-name"), help: ArgumentHelp("Name the certificate must match, also sent as SNI (default: the SERVER host).", valueName: "NAME"))
+    var tlsName: String?
+
+    @Option(name: .long, help: ArgumentHelp("Name for EHLO/HELO (default: this machine's FQDN, or an address literal).", valueName: "NAME"))
+    var helo: String?
+
+    @Option(name: .long, help: ArgumentHelp("Authenticate as NAME; password from SMTP_PASSWORD or --password-file.", valueName: "NAME"))
+    var user: String?
+
+    @Option(name: .customLong("password-file"), help: ArgumentHelp("File holding the password (first line).", valueName: "PATH"))
+    var passwordFile: String?
+
+    @Option(name: .long, help: ArgumentHelp("Force a SASL mechanism (PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, XOAUTH2, ...).", valueName: "MECH"))
+    var auth: String?
+
+    @Flag(name: .customLong("allow-plaintext-auth"), help: "Allow AUTH on a connection without TLS (refused by default).")
+    var allowPlaintextAuth = false
+
+    @Option(name: .long, help: ArgumentHelp("Message to send (RFC 5322 text); '-' reads stdin (default: a built-in test message).", valueName: "PATH"))
+    var data: String?
+
+    @Option(name: .long, help: ArgumentHelp("Driver that runs the engine: socket or uv.", valueName: "socket|uv"))
+    var driver: DriverKind = .socket
+
+    @Option(name: .long, help: ArgumentHelp("One limit, in seconds, for every wait (default: RFC 5321 per-phase values).", valueName: "SECONDS"))
+    var timeout: Double?
+
+    @Flag(name: .shortAndLong, help: "Transcript on stderr: one \"C: \" / \"S: \" line per line, AUTH payloads redacted.")
+    var verbose = false
+
+    @Option(name: .long, help: ArgumentHelp("Send the message N times (load mode), reusing sessions.", valueName: "N"))
+    var `repeat`: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Spread --repeat over C concurrent sessions.", valueName: "C"))
+    var connections: Int?
+
+    @Argument(help: ArgumentHelp("host, host:port, [v6addr] or [v6addr]:port.", valueName: "SERVER"))
+    var server: String
+
+    @Argument(help: ArgumentHelp("Envelope sender, bare.", valueName: "FROM"))
+    var from: String
+
+    @Argument(help: ArgumentHelp("Envelope recipients, bare.", valueName: "TO"))
+    var to: [String]
+
+    enum TLSMode: String, ExpressibleByArgument, CaseIterable {
+        case opportunistic, required, implicit, off
+    }
+
+    enum DriverKind: String, ExpressibleByArgument, CaseIterable {
+        case socket, uv
+    }
+
+    static func main() {
+        let status: Int32
+        do {
+            var command = try parseAsRoot()
+            if let send = command as? SMTPSend {
+                status = send.execute()
+            } else {
+                // The built-in help command: its run() throws the clean exit that prints help.
+                try command.run()
+                status = 0
+            }
+        } catch {
+            if exitCode(for: error) == .success {
+                print(fullMessage(for: error))
+                status = 0
+            } else {
+                FileHandle.standardError.write(Data("smtp-send: \(message(for: error))\n\(usageString)\n".utf8))
+                status = 2
+            }
+        }
+        exitNow(status)
+    }
+
+    static let usageString = "usage: smtp-send [OPTIONS] SERVER FROM TO [TO ...]   (smtp-send --help for details)"
+
+    static func exitNow(_ status: Int32) -> Never {
+        TemporaryFiles.removeAll()
+        Foundation.exit(status)
+    }
+
+    /// Refuses bad input (exit 2) or runs the send.
+    func execute() -> Int32 {
+        do {
+            let plan = try Plan(command: self)
+            return plan.run()
+        } catch let error as UsageError {
+            FileHandle.standardError.write(Data("smtp-send: \(error.message)\n\(Self.usageString)\n".utf8))
+            return 2
+        } catch {
+            FileHandle.standardError.write(Data("smtp-send: \(error)\n".utf8))
+            return 2
+        }
+    }
+}
+
+/// Input refused before connecting (exit 2).
+struct UsageError: Error {
+    var message: String
+    init(_ message: String) { self.message = message }
+}
