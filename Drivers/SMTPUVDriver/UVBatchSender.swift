@@ -8,8 +8,9 @@ import SMTPTLS
 ///
 /// Each session takes the next message from the shared queue whenever its engine can start a
 /// transaction (pipelined behind the previous one where the server allows), and quits when the
-/// queue is empty. A session that dies is replaced while messages remain, within a budget, so one
-/// bad connection does not strand the batch. `completion` runs on the loop's thread, once per
+/// queue is empty. A session that dies after it delivered is replaced while messages remain
+/// (within a budget); one that fails before taking any message is not, since a server that
+/// refuses the session (or TLS, or AUTH) will refuse the next one too. `completion` runs on the loop's thread, once per
 /// message, with its index in `messages`.
 ///
 /// The loop is created and closed by `run`; when it returns, every handle is closed and every
@@ -23,6 +24,8 @@ public final class UVBatchSender {
         public var connectionsOpened: Int
         /// The last session-level error, if any session failed.
         public var lastError: String?
+        /// `uv_loop_close` succeeded: every handle was closed and released.
+        public var loopClosedCleanly: Bool
     }
 
     private let options: ClientOptions
@@ -45,15 +48,18 @@ public final class UVBatchSender {
             do { tlsContext = try TLSClientContext(configuration: options.tls) } catch { throw .tlsSetup(error) }
         }
 
+        Self.raiseDescriptorLimit(toAtLeast: concurrency + 64)
         let loop = UnsafeMutablePointer<uv_loop_t>.allocate(capacity: 1)
         uv_loop_init(loop)
         defer { loop.deallocate() }
 
         var nextIndex = 0
         var finished = 0
-        var summary = Summary(delivered: 0, partiallyDelivered: 0, failed: 0, connectionsOpened: 0, lastError: nil)
+        var summary = Summary(delivered: 0, partiallyDelivered: 0, failed: 0, connectionsOpened: 0, lastError: nil,
+                              loopClosedCleanly: false)
         var live: [ObjectIdentifier: UVConnection] = [:]
-        var replacementsLeft = concurrency * 2 + 4
+        var lastFailure: SMTPError?
+        var replacementsLeft = concurrency * 2
 
         func complete(_ index: Int, _ report: DeliveryReport) {
             finished += 1
@@ -75,14 +81,16 @@ public final class UVBatchSender {
         var open: (() -> Void)!
         let onClosed: (UVConnection) -> Void = { connection in
             live.removeValue(forKey: ObjectIdentifier(connection))
-            if let error = connection.connectError ?? connection.connection?.failure.map({ "\($0)" }) {
-                summary.lastError = error
+            if let failure = connection.connection?.failure {
+                lastFailure = failure
+                summary.lastError = "\(failure)"
+            } else if let error = connection.connectError {
+                summary.lastError = "cannot connect: \(error)"
             }
-            // Replace a session that ended while messages wait, unless failures keep coming.
-            let failedEarly = connection.startedMessages == 0
-            if nextIndex < count {
-                if failedEarly { replacementsLeft -= 1 }
-                if replacementsLeft > 0 { open() }
+            // Replace a session that worked and then ended while messages wait.
+            if nextIndex < count, connection.startedMessages > 0, replacementsLeft > 0 {
+                replacementsLeft -= 1
+                open()
             }
         }
         open = {
@@ -101,16 +109,21 @@ public final class UVBatchSender {
             let index = nextIndex
             nextIndex += 1
             let message = makeMessage(index)
-            let error = SMTPError.connectionClosed(.connect)
-            var report = DeliveryReport.notSent(message.envelope, because: .sessionEnded(error))
-            if let last = summary.lastError { report.failure = .local(.misuse(last)) }
-            complete(index, report)
+            complete(index, .notSent(message.envelope, because: .sessionEnded(lastFailure ?? .connectionClosed(.connect))))
         }
-        precondition(live.isEmpty, "libuv loop ended with live connections")
-        let closeStatus = uv_loop_close(loop)
-        precondition(closeStatus == 0, "uv_loop_close: \(String(cString: uv_strerror(closeStatus)))")
+        assert(live.isEmpty, "libuv loop ended with live connections")
+        summary.loopClosedCleanly = live.isEmpty && uv_loop_close(loop) == 0
+        assert(summary.loopClosedCleanly, "uv_loop_close failed: a handle was left open")
         _ = finished
         return summary
+    }
+
+    /// Each session needs a descriptor: lift the soft limit towards the hard one when needed.
+    static func raiseDescriptorLimit(toAtLeast wanted: Int) {
+        var limits = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limits) == 0, limits.rlim_cur < rlim_t(wanted) else { return }
+        limits.rlim_cur = min(limits.rlim_max, rlim_t(wanted))
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limits)
     }
 
     /// Convenience: sends the given messages, returning their reports in order.

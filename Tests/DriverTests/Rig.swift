@@ -72,3 +72,38 @@ enum Rig {
         return (OutgoingMessage(from: sender, to: recipients, content: Array(content.utf8)), id)
     }
 }
+
+extension Rig {
+    /// The bytes aiosmtpd stored for the message whose content contains `marker`, waiting
+    /// (bounded) for the file to appear.
+    static func aiosmtpdContent(containing marker: String, timeout: Duration = .seconds(30)) -> Data? {
+        let spool = URL(fileURLWithPath: path("RIG_AIOSMTPD_SPOOL"))
+        let needle = Data(marker.utf8)
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while clock.now < deadline {
+            let files = (try? FileManager.default.contentsOfDirectory(at: spool, includingPropertiesForKeys: nil)) ?? []
+            for file in files.sorted(by: { $0.lastPathComponent > $1.lastPathComponent }) where file.pathExtension == "eml" {
+                guard let data = try? Data(contentsOf: file), data.range(of: needle) != nil else { continue }
+                return data
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return nil
+    }
+
+    /// VmHWM and VmRSS of this process, in KiB.
+    static func memory() -> (peak: Int, resident: Int) {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        func value(_ key: String) -> Int {
+            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key) }) else { return 0 }
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "0") ?? 0
+        }
+        return (value("VmHWM:"), value("VmRSS:"))
+    }
+
+    /// Resets the peak-RSS counter (Linux: writing 5 to clear_refs).
+    static func resetPeakMemory() {
+        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+    }
+}
