@@ -411,3 +411,32 @@ struct TLSPolicyTests {
         #expect(!result.events.contains("negotiating-tls"))
     }
 }
+
+@Suite("Ending after a failure")
+struct EndingTests {
+    @Test func garbageWhileWaitingForQuitAfterAFailureCloses() throws {
+        // A polite failure (QUIT sent), then a reply the parser rejects: the engine must close,
+        // not spin on the parser's sticky error.
+        let result = try transcript("""
+            S: 554 go away
+            C: QUIT
+            R: 999 not a reply\\r\\n
+            """)
+        #expect(result.closed)
+        guard case .greetingRefused? = result.failure else {
+            Issue.record("the first error stays: got \(String(describing: result.failure))"); return
+        }
+    }
+
+    @Test func eofWhileWaitingForQuitAfterAFailureCloses() throws {
+        let result = try transcript("""
+            S: 220 mx
+            C: EHLO client.example
+            S: 250 mx
+            C: QUIT
+            R: 221 by
+            EOF
+            """, configuration: .test(), quitWhenDone: true)
+        #expect(result.closed)
+    }
+}

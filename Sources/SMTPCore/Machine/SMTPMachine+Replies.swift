@@ -14,7 +14,12 @@ extension SMTPMachine {
                 return true
             }
         } catch {
-            fail(.protocolViolation(error), quit: false)
+            if failure == nil {
+                fail(.protocolViolation(error), quit: false)
+            } else {
+                // Garbage while a failed session waits for its QUIT reply: stop reading.
+                closeConnection()
+            }
             return true
         }
         if peerClosed, !peerCloseHandled {
