@@ -1,17 +1,22 @@
-# The two entry points the README promises: `make test` and (once the drivers land) `make demo`.
-# Every target installs what it needs, idempotently, so a fresh Debian machine needs nothing else.
+# The README's entry points. Each installs what it needs (apt-get, pip) idempotently, so a fresh
+# Debian machine with Swift needs nothing else.
 
-SWIFT ?= swift
+.PHONY: demo test unit-test rig-start rig-stop
 
-.PHONY: test unit-test deps
+## Send the seed's message through a throwaway local Postfix with STARTTLS, verbosely.
+demo:
+	@scripts/demo.sh
 
-## Run the whole test suite.
-test: deps unit-test
+## Everything: engine, drivers against real servers, fuzz regressions, smtp-send end to end.
+test:
+	@scripts/test.sh
 
-## The engine's own tests (pure, no network).
+## The engine's own tests only (no servers, no system packages beyond Swift).
 unit-test:
-	$(SWIFT) build --build-tests
-	$(SWIFT) test
+	swift test --filter SMTPCoreTests
 
-deps:
-	@scripts/install-deps.sh
+rig-start:
+	@scripts/rig/rig.sh start
+
+rig-stop:
+	@scripts/rig/rig.sh stop

@@ -25,3 +25,22 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
+
+# Python modules the test rig (scripts/rig) runs on: installed with pip only when the import fails.
+need_pip=()
+for mod in aiosmtpd cryptography pytest; do
+    python3 -c "import $mod" >/dev/null 2>&1 || need_pip+=("$mod")
+done
+if [ ${#need_pip[@]} -gt 0 ]; then
+    echo "install-deps: pip install ${need_pip[*]}"
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        SUDO=""
+        [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+        export DEBIAN_FRONTEND=noninteractive
+        $SUDO apt-get update -qq
+        $SUDO apt-get install -y -qq python3-pip >/dev/null
+    fi
+    # A Debian-managed python3 refuses plain pip installs (PEP 668); the rig needs the modules anyway.
+    python3 -m pip install --quiet "${need_pip[@]}" 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages "${need_pip[@]}"
+fi

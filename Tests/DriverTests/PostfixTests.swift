@@ -106,7 +106,8 @@ struct PostfixTests {
             let result = deliver(Rig.message().0, options: Rig.options(port.0, tls: policy), via: driver)
             #expect(result.sessionError == .certificateRejected(port.1), "\(policy)")
             #expect(result.commands.last == "STARTTLS", "nothing after the handshake: \(result.commands)")
-            #expect(result.report?.status == .notDelivered)
+            // The socket driver throws from the session set-up; the libuv one reports per message.
+            #expect(result.report.map { $0.status == .notDelivered } ?? (result.setupError != nil))
         }
     }
 
@@ -131,7 +132,8 @@ struct PostfixTests {
         let partial = result.reports[2]
         #expect(partial.status == .partiallyDelivered)
         #expect(partial.recipients.map(\.delivered) == [true, false])
-        #expect(partial.recipients[1].reply?.code.rawValue == 550)
+        #expect(partial.recipients[1].reply?.code.isPermanentNegative == true)
+        #expect(partial.recipients[1].reply?.text.contains("refused@example.net") == true)
         for index in [0, 1, 3, 4] { #expect(result.reports[index].status == .delivered) }
         let ids = result.reports.compactMap { Rig.queueID($0.finalReply) }
         #expect(ids.count == 5)

@@ -1,0 +1,67 @@
+"""Shared fixtures: the smtp-send binary and the rig's environment."""
+
+import os
+import pathlib
+import subprocess
+import time
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def rig_env():
+    """RIG_* variables from the environment, or from .rig/rig.env when the rig is up."""
+    env = {k: v for k, v in os.environ.items() if k.startswith("RIG_")}
+    if "RIG_POSTFIX_STARTTLS_PORT" not in env:
+        path = REPO / ".rig" / "rig.env"
+        if path.exists():
+            for line in path.read_text().splitlines():
+                if line.startswith("export ") and "=" in line:
+                    name, value = line[len("export "):].split("=", 1)
+                    env[name] = value
+    return env
+
+
+RIG = rig_env()
+
+
+def binary():
+    path = os.environ.get("SMTP_SEND") or str(REPO / ".build" / "debug" / "smtp-send")
+    if not os.path.exists(path):
+        pytest.fail(f"smtp-send not built at {path}: run `swift build --product smtp-send`")
+    return path
+
+
+@pytest.fixture(scope="session")
+def rig():
+    if "RIG_POSTFIX_STARTTLS_PORT" not in RIG:
+        pytest.fail("the test rig is not running: scripts/rig/rig.sh start (make test does this)")
+    return RIG
+
+
+class Run:
+    def __init__(self, completed, elapsed):
+        self.status = completed.returncode
+        self.stdout = completed.stdout
+        self.stderr = completed.stderr
+        self.elapsed = elapsed
+        self.lines = completed.stdout.splitlines()
+
+    def __repr__(self):
+        return f"<exit {self.status}, {self.elapsed:.2f}s\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}>"
+
+
+def smtp_send(*args, env=None, stdin=None, timeout=120):
+    """Runs smtp-send and returns its exit status, output lines and elapsed time."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    started = time.monotonic()
+    completed = subprocess.run([binary(), *args], capture_output=True, text=True, env=full_env,
+                               input=stdin, timeout=timeout)
+    return Run(completed, time.monotonic() - started)
+
+
+@pytest.fixture(params=["socket", "uv"])
+def driver(request):
+    return request.param
