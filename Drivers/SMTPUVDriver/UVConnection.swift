@@ -142,6 +142,7 @@ final class UVConnection {
             return
         }
         phase = .running
+        acknowledgeQuickly()
         let stream = smtp_uv_tcp_as_stream(tcp)
         uv_read_start(stream, { handle, _, buffer in
             let connection = UVConnection.from(handle!.pointee.data)
@@ -167,6 +168,7 @@ final class UVConnection {
 
     private func didRead(_ count: Int) {
         guard let connection, phase == .running else { return }
+        acknowledgeQuickly()
         if count > 0 {
             connection.received(UnsafeRawBufferPointer(start: readBuffer, count: count), at: MonotonicClock.now())
         } else if count < 0 {
@@ -174,6 +176,16 @@ final class UVConnection {
             connection.connectionClosed(at: MonotonicClock.now())
         }
         pump()
+    }
+
+    /// See TCPSocket.acknowledgeQuickly: without it a server's second small segment waits
+    /// for our delayed ACK (40 ms) under Nagle.
+    private func acknowledgeQuickly() {
+        guard let tcp else { return }
+        var descriptor: uv_os_fd_t = -1
+        guard uv_fileno(smtp_uv_tcp_as_handle(tcp), &descriptor) == 0 else { return }
+        var one: Int32 = 1
+        setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_QUICKACK, &one, socklen_t(MemoryLayout<Int32>.size))
     }
 
     private func timerFired() {
