@@ -1,7 +1,7 @@
 # The README's entry points. Each installs what it needs (apt-get, pip) idempotently, so a fresh
 # Debian machine with Swift needs nothing else.
 
-.PHONY: demo test unit-test rig-start rig-stop
+.PHONY: demo test unit-test fuzz-smoke bench bench-gate rig-start rig-stop
 
 ## Send the seed's message through a throwaway local Postfix with STARTTLS, verbosely.
 demo:
@@ -14,6 +14,18 @@ test:
 ## The engine's own tests only (no servers, no system packages beyond Swift).
 unit-test:
 	swift test --filter SMTPCoreTests
+
+## Each libFuzzer target for about a minute (CI runs this after the tests).
+fuzz-smoke:
+	@Fuzz/smoke.sh 60
+
+## Regenerate BENCHMARKS.md and its chart (about 15 minutes).
+bench:
+	@scripts/bench.sh
+
+## CI gate: malloc counts per reply and per message must not exceed the recorded thresholds.
+bench-gate:
+	@scripts/bench-gate.sh
 
 rig-start:
 	@scripts/rig/rig.sh start

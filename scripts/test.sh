@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: installs what is missing, starts the real servers (scripts/rig), runs every test
-# (the engine's, the drivers' against Postfix/aiosmtpd/smtp-sink, the fuzz regressions, and the
-# smtp-send end-to-end tests), then stops the servers. Fails if any test was skipped.
+# (the engine's, the drivers' against Postfix/aiosmtpd/smtp-sink, the fuzz regressions, the
+# smtp-send end-to-end tests and the hostile-server scenarios), then stops the servers. Fails if
+# any test was skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH:/usr/sbin:/usr/local/sbin:/sbin"
@@ -33,5 +34,8 @@ fi
 grep -E "✔ Test run with [0-9]+ tests" "$log" >/dev/null || { echo "test: no Swift Testing summary" >&2; exit 1; }
 
 swift build --product smtp-send
-SMTP_SEND="$(swift build --show-bin-path)/smtp-send" python3 -m pytest -q -p no:cacheprovider Tests/cli
+export SMTP_SEND="$(swift build --show-bin-path)/smtp-send"
+# smtp-send end to end, then the hostile-server scenarios (both drivers each).
+python3 -m pytest -q -p no:cacheprovider Tests/cli
+python3 -m pytest -q -p no:cacheprovider Tests/hostile
 echo "test: all tests passed"

@@ -26,6 +26,8 @@ public final class UVBatchSender {
         public var lastError: String?
         /// `uv_loop_close` succeeded: every handle was closed and released.
         public var loopClosedCleanly: Bool
+        /// Why the last connection attempt failed, when one did ("127.0.0.1: connection refused").
+        public var connectError: String?
     }
 
     private let options: ClientOptions
@@ -49,6 +51,9 @@ public final class UVBatchSender {
         }
 
         Self.raiseDescriptorLimit(toAtLeast: concurrency + 64)
+        // libuv writes with write(2): a peer that resets would raise SIGPIPE and kill the process.
+        // The error comes back as EPIPE instead.
+        signal(SIGPIPE, SIG_IGN)
         let loop = UnsafeMutablePointer<uv_loop_t>.allocate(capacity: 1)
         uv_loop_init(loop)
         defer { loop.deallocate() }
@@ -56,7 +61,7 @@ public final class UVBatchSender {
         var nextIndex = 0
         var finished = 0
         var summary = Summary(delivered: 0, partiallyDelivered: 0, failed: 0, connectionsOpened: 0, lastError: nil,
-                              loopClosedCleanly: false)
+                              loopClosedCleanly: false, connectError: nil)
         var live: [ObjectIdentifier: UVConnection] = [:]
         var lastFailure: SMTPError?
         var replacementsLeft = concurrency * 2
@@ -85,6 +90,7 @@ public final class UVBatchSender {
                 lastFailure = failure
                 summary.lastError = "\(failure)"
             } else if let error = connection.connectError {
+                summary.connectError = error
                 summary.lastError = "cannot connect: \(error)"
             }
             // Replace a session that worked and then ended while messages wait.

@@ -196,6 +196,10 @@ final class UVConnection {
             addressIndex += 1
             closeTCP(thenConnectNext: true)
         case .running:
+            if connection?.isFinished == true {
+                shutDown() // the grace period for the last write is over
+                return
+            }
             connection?.timePassed(at: MonotonicClock.now())
             pump()
         case .closing, .closed:
@@ -227,8 +231,15 @@ final class UVConnection {
                 connection.connectionClosed(at: MonotonicClock.now())
             }
         }
-        if connection.isFinished, !writing, !connection.hasNetworkOutput {
-            shutDown()
+        if connection.isFinished {
+            // A failed session goes at once, even with a write stuck on a peer that stopped
+            // reading (libuv cancels it); a clean one first flushes its last bytes, for at most
+            // a second.
+            if connection.failure != nil || (!writing && !connection.hasNetworkOutput) {
+                shutDown()
+            } else {
+                armTimer(milliseconds: 1000)
+            }
             return
         }
         armTimer(milliseconds: MonotonicClock.milliseconds(until: connection.deadline, from: MonotonicClock.now()))

@@ -33,13 +33,13 @@ struct MessageContent: Sendable {
         let date = rfc5322Date(Date())
         let id = "\(UUID().uuidString.lowercased())@\(heloDomain)"
         let text = """
-            To: \(recipients.joined(separator: ", "))\r
+            \(folded("To", recipients))\r
             From: \(sender.isEmpty ? "<>" : sender)\r
             Subject: Test message from smtp-send\r
             Date: \(date)\r
             Message-ID: <\(id)>\r
             MIME-Version: 1.0\r
-            Content-Type: text/plain; charset=us-ascii\r
+            Content-Type: text/plain; charset=\(recipients.contains { !$0.allSatisfy(\.isASCII) } || !sender.allSatisfy(\.isASCII) ? "utf-8" : "us-ascii")\r
             \r
             Hello,\r
             \r
@@ -50,7 +50,25 @@ struct MessageContent: Sendable {
             No reply is needed.\r
 
             """
-        return MessageContent(source: .builtIn(Array(text.utf8)), isEightBit: false)
+        let bytes = Array(text.utf8)
+        return MessageContent(source: .builtIn(bytes), isEightBit: bytes.contains { $0 >= 0x80 })
+    }
+
+    /// "To: a, b,\r\n c" folded (RFC 5322 §2.2.3) so no line passes 78 characters, whatever
+    /// the number of recipients.
+    static func folded(_ name: String, _ addresses: [String]) -> String {
+        var result = "\(name):"
+        var lineLength = result.utf8.count
+        for (index, address) in addresses.enumerated() {
+            let item = address + (index == addresses.count - 1 ? "" : ",")
+            if lineLength + 1 + item.utf8.count > 78, lineLength > name.utf8.count + 1 {
+                result += "\r\n"
+                lineLength = 0
+            }
+            result += " " + item
+            lineLength += 1 + item.utf8.count
+        }
+        return result
     }
 
     /// "Sun, 29 Nov 2026 01:02:03 +0000"
@@ -75,11 +93,29 @@ struct MessageContent: Sendable {
         defer { buffer.deallocate() }
         var size = 0
         var eightBit = false
+        var lineLength = 0
+        var line = 1
         while true {
             let count = try body.read(into: buffer)
             if count == 0 { break }
+            for byte in buffer[0..<count] {
+                switch byte {
+                case 10:
+                    line += 1
+                    lineLength = 0
+                case 13:
+                    lineLength = 0
+                case 0:
+                    throw MessageSourceError("the message has a NUL byte (line \(line)): it cannot be sent as text")
+                default:
+                    if byte >= 0x80 { eightBit = true }
+                    lineLength += 1
+                    if lineLength == 999 {
+                        throw MessageSourceError("line \(line) of the message is longer than 998 octets")
+                    }
+                }
+            }
             size += count
-            if !eightBit, buffer[0..<count].contains(where: { $0 >= 0x80 }) { eightBit = true }
         }
         return MessageContent(source: .file(path: readPath, size: size), isEightBit: eightBit)
     }

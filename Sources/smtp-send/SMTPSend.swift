@@ -131,6 +131,8 @@ struct SMTPSend: ParsableCommand {
     }
 
     static func main() {
+        // A peer that resets mid-write must be an error, not a signal that kills the process.
+        signal(SIGPIPE, SIG_IGN)
         let status: Int32
         do {
             var command = try parseAsRoot()

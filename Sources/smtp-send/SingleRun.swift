@@ -29,9 +29,8 @@ struct SingleRun {
             var result: DeliveryReport?
             do {
                 let summary = try sender.run(count: 1, makeMessage: { _ in message }, completion: { result = $1 })
-                if let result, case .sessionEnded(let error) = result.failure, summary.connectionsOpened > 0,
-                   result.status == .notDelivered, let last = summary.lastError, isConnectFailure(error) {
-                    return notSent("cannot connect to \(plan.displayServer): \(last)")
+                if let connectError = summary.connectError, case .sessionEnded(.connectionClosed(.connect))? = result?.failure {
+                    return notSent("cannot connect to \(plan.displayServer): \(connectError)")
                 }
             } catch {
                 return failed(error)
@@ -39,11 +38,6 @@ struct SingleRun {
             report = result!
         }
         return describe(report)
-    }
-
-    private func isConnectFailure(_ error: SMTPError) -> Bool {
-        if case .connectionClosed(.connect) = error { return true }
-        return false
     }
 
     /// Prints the outcome the seed's way and picks the exit status.

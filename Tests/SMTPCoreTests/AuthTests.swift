@@ -281,7 +281,7 @@ struct AuthTests {
         configuration.emitsTranscript = true
         var harness = try Harness(configuration: configuration, messages: [], quitWhenDone: true, strategy: .whole)
         harness.machine.connectionEstablished(at: harness.now)
-        harness.feed(Array("220 mx\r\n250-mx\r\n250 AUTH LOGIN\r\n334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n235 ok\r\n221 bye\r\n".utf8))
+        harness.feedLines("220 mx\r\n250-mx\r\n250 AUTH LOGIN\r\n334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n235 ok\r\n221 bye\r\n")
         let commands = harness.events.filter { $0.hasPrefix("C: ") }
         #expect(commands == ["C: EHLO client.example", "C: AUTH LOGIN", "C: <redacted>", "C: <redacted>", "C: QUIT"])
         #expect(!harness.events.joined().contains("czNjcmV0"))

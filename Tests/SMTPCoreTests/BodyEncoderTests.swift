@@ -156,9 +156,11 @@ struct AddressSyntaxTests {
     private func check(_ address: String) -> SMTPError? {
         var machine = try! SMTPMachine(configuration: .test())
         machine.connectionEstablished(at: .zero)
-        machine.received(Array("220 mx\r\n250-mx\r\n250 SMTPUTF8\r\n".utf8), at: .zero)
-        while case let action = machine.nextAction(), !isWait(action) {
-            if case .write = action { var sink: [UInt8] = []; machine.takeOutput(into: &sink) }
+        for reply in ["220 mx\r\n", "250-mx\r\n250 SMTPUTF8\r\n"] {
+            machine.received(Array(reply.utf8), at: .zero)
+            while case let action = machine.nextAction(), !isWait(action) {
+                if case .write = action { var sink: [UInt8] = []; machine.takeOutput(into: &sink) }
+            }
         }
         do {
             _ = try machine.startTransaction(Envelope(sender: address, recipients: ["ok@example.net"]), at: .zero)
@@ -204,12 +206,14 @@ struct AddressSyntaxTests {
     @Test func emptyRecipientIsRefused() throws {
         var machine = try SMTPMachine(configuration: .test())
         machine.connectionEstablished(at: .zero)
-        machine.received(Array("220 mx\r\n250 mx\r\n".utf8), at: .zero)
         var sink: [UInt8] = []
-        while true {
-            let action = machine.nextAction()
-            if case .wait = action { break }
-            if case .write = action { machine.takeOutput(into: &sink) }
+        for reply in ["220 mx\r\n", "250 mx\r\n"] {
+            machine.received(Array(reply.utf8), at: .zero)
+            while true {
+                let action = machine.nextAction()
+                if case .wait = action { break }
+                if case .write = action { machine.takeOutput(into: &sink) }
+            }
         }
         #expect(throws: SMTPError.invalidAddress("", .empty)) {
             _ = try machine.startTransaction(Envelope(sender: "", recipients: [""]), at: .zero)
@@ -219,12 +223,14 @@ struct AddressSyntaxTests {
     @Test func postmasterWithoutDomainOnlyAsRecipient() throws {
         var machine = try SMTPMachine(configuration: .test())
         machine.connectionEstablished(at: .zero)
-        machine.received(Array("220 mx\r\n250 mx\r\n".utf8), at: .zero)
         var sink: [UInt8] = []
-        while true {
-            let action = machine.nextAction()
-            if case .wait = action { break }
-            if case .write = action { machine.takeOutput(into: &sink) }
+        for reply in ["220 mx\r\n", "250 mx\r\n"] {
+            machine.received(Array(reply.utf8), at: .zero)
+            while true {
+                let action = machine.nextAction()
+                if case .wait = action { break }
+                if case .write = action { machine.takeOutput(into: &sink) }
+            }
         }
         #expect(throws: SMTPError.invalidAddress("Postmaster", .missingAtSign)) {
             _ = try machine.startTransaction(Envelope(sender: "Postmaster", recipients: ["x@example.org"]), at: .zero)

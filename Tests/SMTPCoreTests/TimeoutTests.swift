@@ -32,7 +32,7 @@ struct TimeoutTests {
         harness.machine.connectionEstablished(at: harness.now)
         harness.drain()
         harness.now = harness.now + .seconds(7)
-        harness.feed(Script.unescape(script))
+        harness.feedLines(String(decoding: Script.unescape(script), as: UTF8.self))
         guard let deadline = harness.machine.nextDeadline, let phase = harness.machine.nextDeadlinePhase else { return nil }
         return (deadline - harness.now, phase)
     }
@@ -130,7 +130,6 @@ struct TimeoutTests {
         var machine = try SMTPMachine(configuration: .test())
         var now = SMTPInstant(nanoseconds: 1)
         machine.connectionEstablished(at: now)
-        machine.received(Array("220 mx\r\n250 mx\r\n".utf8), at: now)
         var sink: [UInt8] = []
         var id: TransactionID?
         func drain() -> Bool {
@@ -147,8 +146,11 @@ struct TimeoutTests {
                 }
             }
         }
-        _ = drain()
-        machine.received(Array("250 ok\r\n250 ok\r\n354 go\r\n".utf8), at: now)
+        for reply in ["220 mx\r\n", "250 mx\r\n", "250 ok\r\n", "250 ok\r\n"] {
+            machine.received(Array(reply.utf8), at: now)
+            _ = drain()
+        }
+        machine.received(Array("354 go\r\n".utf8), at: now)
         #expect(drain())
         try machine.sendBody(Array("some".utf8), for: id!, at: now)
         #expect(drain())
@@ -169,7 +171,7 @@ struct TimeoutTests {
         var harness = try Harness(configuration: .test(), messages: [TestMessage(from: "a@example.org", to: ["b@example.net", "c@example.net"], body: "x")],
                                   quitWhenDone: false, strategy: .whole)
         harness.machine.connectionEstablished(at: harness.now)
-        harness.feed(Array("220 mx\r\n250-mx\r\n250 PIPELINING\r\n".utf8))
+        harness.feedLines("220 mx\r\n250-mx\r\n250 PIPELINING\r\n")
         #expect(harness.machine.nextDeadlinePhase == .mail)
         harness.now = harness.now + .seconds(200)
         harness.feed(Array("250 ok\r\n".utf8))

@@ -458,7 +458,7 @@ struct TransactionTests {
     @Test func positiveReplyInTheMiddleOfDataIsUnsolicited() throws {
         var harness = try Harness(configuration: .test(), messages: [], quitWhenDone: false, strategy: .whole)
         harness.machine.connectionEstablished(at: harness.now)
-        harness.feed(Array("220 mx\r\n250-mx\r\n250 PIPELINING\r\n".utf8))
+        harness.feedLines("220 mx\r\n250-mx\r\n250 PIPELINING\r\n")
         let id = try harness.machine.startTransaction(Envelope(sender: "a@example.org", recipients: ["b@example.net"]), at: harness.now)
         var sawBodyRequest = false
         harness.machine.received(Array("250 ok\r\n250 ok\r\n354 go\r\n".utf8), at: harness.now)
@@ -496,11 +496,11 @@ struct TransactionTests {
         var harness = try Harness(configuration: .test(), messages: [TestMessage(from: "a@example.org", to: ["b@example.net"])],
                                   quitWhenDone: true, strategy: .whole)
         harness.machine.connectionEstablished(at: harness.now)
-        harness.feed(Array("220 mx\r\n250 mx\r\n250 ok\r\n250 ok\r\n354 go\r\n".utf8))
+        harness.feedLines("220 mx\r\n250 mx\r\n250 ok\r\n250 ok\r\n354 go\r\n")
         // The harness has sent the whole body; make a fresh engine that stops mid-body instead.
         var machine = try SMTPMachine(configuration: .test())
         machine.connectionEstablished(at: .zero)
-        machine.received(Array("220 mx\r\n250 mx\r\n".utf8), at: .zero)
+        machine.received(Array("220 mx\r\n".utf8), at: .zero)
         var id: TransactionID?
         var events: [String] = []
         var sink: [UInt8] = []
@@ -514,6 +514,8 @@ struct TransactionTests {
                 seen.append(action)
             }
         }
+        _ = drain(&machine)
+        machine.received(Array("250 mx\r\n".utf8), at: .zero)
         for action in drain(&machine) {
             if case .readyForTransaction = action {
                 id = try machine.startTransaction(Envelope(sender: "a@example.org", recipients: ["b@example.net"]), at: .zero)
@@ -570,7 +572,7 @@ struct ChunkingTests {
         var harness = try Harness(configuration: .test(), messages: [message], quitWhenDone: true, strategy: .whole)
         harness.marksLastChunk = false
         harness.machine.connectionEstablished(at: harness.now)
-        harness.feed(Array("220 mx\r\n250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n".utf8))
+        harness.feedLines("220 mx\r\n250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n")
         #expect(harness.result.clientText.hasSuffix("BDAT 2\r\nabBDAT 2 LAST\r\n\r\n"))
         harness.feed(Array("250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n".utf8))
         #expect(harness.events.contains("finished #1 delivered 1/1"))
@@ -643,7 +645,7 @@ struct ChunkingTests {
             var harness = try Harness(configuration: .test(), messages: [TestMessage(Envelope(sender: "a@example.org", recipients: ["b@example.net"]), body: content)],
                                       quitWhenDone: true, strategy: strategy)
             harness.machine.connectionEstablished(at: harness.now)
-            harness.feed(Array("220 mx\r\n250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n".utf8))
+            harness.feedLines("220 mx\r\n250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n")
             let payload = FakeServer.bdatPayload(harness.client)
             #expect(String(decoding: payload, as: UTF8.self) == "a\r\n.b\r\n\r\nc\r\n\r\n.\r\n..\r\nend\r\n", "\(strategy)")
         }
@@ -843,5 +845,101 @@ struct EngineFramingTests {
             """, messages: [TestMessage(envelope, body: "x")])
         #expect(result.startErrors.count == 1)
         #expect(result.startErrors.first?.hasPrefix("invalid parameter") == true)
+    }
+}
+
+@Suite("Replies sent ahead of their command")
+struct AnsweredAheadTests {
+    @Test func aheadOfEHLOIsUnsolicitedWhenItArrivesTogether() throws {
+        let result = try run(Script("""
+            R: 220 mx ESMTP\\r\\n250 mx\\r\\n
+            C: EHLO client.example
+            """), configuration: .test(), messages: [TestMessage(from: "a@example.org", to: ["b@example.net"])], strategy: .whole)
+        #expect(result.failure == .protocolViolation(.unsolicitedReply(ReplyCode(rawValue: 250)!)))
+        #expect(result.closed)
+        #expect(!result.clientText.contains("MAIL"))
+    }
+
+    @Test func authSuccessAheadOfThePasswordIsRefused() throws {
+        var configuration = SMTPConfiguration.test(tls: .off, authentication: .password(username: "u", password: "p", forcing: "LOGIN", allowWithoutTLS: true))
+        configuration.usePipelining = false
+        let result = try run(Script("""
+            S: 220 mx ESMTP
+            C: EHLO client.example
+            S: 250-mx
+            S: 250 AUTH LOGIN
+            C: AUTH LOGIN
+            R: 334 VXNlcm5hbWU6\\r\\n235 2.7.0 welcome\\r\\n
+            C: dQ==
+            """), configuration: configuration, messages: [TestMessage(from: "a@example.org", to: ["b@example.net"])], strategy: .whole)
+        #expect(result.failure == .protocolViolation(.unsolicitedReply(ReplyCode(rawValue: 235)!)))
+        #expect(!result.clientText.contains("MAIL"))
+        #expect(!result.clientText.contains("cA=="), "the password never went out")
+    }
+
+    @Test func finalReplyAheadOfTheDotIsNotADelivery() throws {
+        let result = try run(Script("""
+            S: 220 mx ESMTP
+            C: EHLO client.example
+            S: 250 mx
+            C: MAIL FROM:<a@example.org>
+            S: 250 ok
+            C: RCPT TO:<b@example.net>
+            S: 250 ok
+            C: DATA
+            R: 354 go\\r\\n250 2.0.0 queued ahead\\r\\n
+            C: x
+            C: .
+            """), configuration: .test(), messages: [TestMessage(from: "a@example.org", to: ["b@example.net"], body: "x")], strategy: .whole)
+        #expect(result.failure == .protocolViolation(.unsolicitedReply(ReplyCode(rawValue: 250)!)))
+        #expect(!result.events.contains { $0.hasPrefix("accepted") })
+        #expect(result.events.contains { $0.hasPrefix("finished #1 unknown") || $0.hasPrefix("finished #1 notDelivered") })
+    }
+
+    @Test func pipelinedRepliesArrivingTogetherAreFine() throws {
+        // MAIL, RCPT and DATA were all written before any reply: one write of three replies is normal.
+        let result = try run(Script("""
+            S: 220 mx ESMTP
+            C: EHLO client.example
+            S: 250-mx
+            S: 250 PIPELINING
+            C: MAIL FROM:<a@example.org>
+            C: RCPT TO:<b@example.net>
+            C: DATA
+            R: 250 ok\\r\\n250 ok\\r\\n354 go\\r\\n
+            C: x
+            C: .
+            C: QUIT
+            S: 250 queued
+            S: 221 bye
+            """), configuration: .test(), messages: [TestMessage(from: "a@example.org", to: ["b@example.net"], body: "x")], strategy: .whole)
+        #expect(result.failure == nil)
+        #expect(result.events.contains("finished #1 delivered 1/1"))
+    }
+}
+
+@Suite("Unsolicited input between transactions")
+struct UnsolicitedBetweenTransactionsTests {
+    @Test func extraReplyAfterEHLOIsReadBeforeAnyTransactionStarts() throws {
+        let result = try run(Script("""
+            S: 220 mx ESMTP
+            C: EHLO client.example
+            R: 250 mx\\r\\n250 2.1.0 extra\\r\\n
+            """), configuration: .test(), messages: [TestMessage(from: "a@example.org", to: ["b@example.net"])], strategy: .whole)
+        #expect(result.failure == .protocolViolation(.unsolicitedReply(ReplyCode(rawValue: 250)!)))
+        #expect(!result.clientText.contains("MAIL"), "no transaction starts while unsolicited bytes wait")
+    }
+
+    @Test func partOfAReplyBetweenTransactionsTimesOut() throws {
+        let result = try run(Script("""
+            S: 220 mx ESMTP
+            C: EHLO client.example
+            R: 250 mx\\r\\n25
+            WAIT 299
+            WAIT 2
+            """), configuration: .test(), messages: [TestMessage(from: "a@example.org", to: ["b@example.net"])], strategy: .whole)
+        #expect(result.failure == .timeout(.idle))
+        #expect(result.closed)
+        #expect(!result.clientText.contains("MAIL"))
     }
 }

@@ -9,8 +9,15 @@ extension SMTPMachine {
         default: break
         }
         do {
+            let start = parser.consumedByteCount
             if let reply = try parser.next() {
-                handle(reply)
+                if start < answeredAheadBefore {
+                    // It began arriving before the command it would answer was written: a
+                    // server answering ahead (or a response-injection attempt) is never trusted.
+                    handleUnsolicited(reply)
+                } else {
+                    handle(reply)
+                }
                 return true
             }
         } catch {

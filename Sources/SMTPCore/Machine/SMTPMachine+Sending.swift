@@ -10,6 +10,9 @@ extension SMTPMachine {
     /// flight, or only the final dot of a DATA transaction and the server pipelines.
     var canSendNewGroup: Bool {
         guard case .ready = state, failure == nil else { return false }
+        // Server bytes waiting while nothing is in flight are unsolicited: they are read (and
+        // fail the session) before any new command could be taken as their cause.
+        if expected.isEmpty, parser.bufferedByteCount > 0 { return false }
         if transactions.isEmpty { return usesPipelining || expected.isEmpty }
         return usesPipelining && transactions.count == 1 && transactions[0].allowsOverlap
     }
@@ -188,7 +191,11 @@ extension SMTPMachine {
     }
 
     mutating func expect(_ expectation: Expectation) {
-        if expected.isEmpty { headSince = now }
+        if expected.isEmpty {
+            headSince = now
+            // Nothing was in flight, so nothing received so far can answer this command.
+            answeredAheadBefore = parser.receivedByteCount
+        }
         expected.append(expectation)
     }
 
@@ -372,6 +379,11 @@ extension SMTPMachine {
             let (limit, phase) = Self.timeout(for: head, in: timeouts)
             best = (headSince + limit, phase)
         }
+        if case .ready = state, expected.isEmpty, transactions.isEmpty, parser.bufferedByteCount > 0 {
+            // Part of a reply nobody asked for, between transactions: it gets the usual time to
+            // complete (and then fails as unsolicited), never an endless wait.
+            best = (lastReceived + timeouts.command, .idle)
+        }
         if failure == nil, transactions.contains(where: { $0.step == .body }) {
             let bodyDue = lastBodyActivity + timeouts.dataBlock
             if best == nil || bodyDue < best!.at { best = (bodyDue, .dataBlock) }
@@ -398,7 +410,7 @@ extension SMTPMachine {
     // MARK: Ending
 
     /// Ends the session with `error`. Everything not yet written is dropped; only QUIT may still
-    /// go out, and only when `quit` says the protocol is in step.
+    /// go out, and only when `quit` says the protocol is in step and no other reply is owed.
     mutating func fail(_ error: SMTPError, quit: Bool) {
         guard failure == nil, !isClosed else { return }
         failure = error
@@ -410,8 +422,10 @@ extension SMTPMachine {
         }
         transactions.removeAll(keepingCapacity: true)
         emit(.sessionFailed(error))
+        // In step means the server owes no other reply: QUIT is neither a second QUIT nor
+        // pipelined behind commands still unanswered (behind DATA it could become content).
+        var inStep = quit && expected.isEmpty
         expected.removeAll()
-        var inStep = quit
         switch state {
         case .idle, .tlsHandshake, .closed: inStep = false
         default: break

@@ -102,6 +102,11 @@ public struct SMTPMachine: Sendable {
     var lastBodyActivity: SMTPInstant = .zero
     var peerClosed = false
     var peerCloseHandled = false
+    /// When server bytes last arrived (unsolicited bytes between transactions time out from here).
+    var lastReceived: SMTPInstant = .zero
+    /// Stream offset before which any reply was sent ahead of the command it would answer:
+    /// what the server had sent when a command went out with nothing else in flight.
+    var answeredAheadBefore = 0
 
     /// Checks the configuration (the EHLO name above all) and creates an idle engine.
     public init(configuration: SMTPConfiguration) throws(SMTPError) {
@@ -132,6 +137,7 @@ public struct SMTPMachine: Sendable {
     public mutating func received(_ bytes: UnsafeRawBufferPointer, at now: SMTPInstant) {
         self.now = now
         guard acceptsServerBytes() else { return }
+        lastReceived = now
         parser.append(bytes)
     }
 
@@ -139,6 +145,7 @@ public struct SMTPMachine: Sendable {
     public mutating func received(_ bytes: some Sequence<UInt8>, at now: SMTPInstant) {
         self.now = now
         guard acceptsServerBytes() else { return }
+        lastReceived = now
         parser.append(contentsOf: bytes)
     }
 
@@ -290,21 +297,31 @@ public struct SMTPMachine: Sendable {
     /// Abandons the session at once: no QUIT, `.close` follows.
     public mutating func cancel(at now: SMTPInstant) {
         self.now = now
+        if failure != nil, !isClosed {
+            // Already failed and waiting for the reply to its QUIT: stop waiting (the first
+            // error stays the failure).
+            closeConnection()
+            return
+        }
         fail(.cancelled, quit: false)
     }
 
     // MARK: - Outputs
 
     /// The next thing to do; `.wait` when the engine needs an input. Server replies are parsed
-    /// lazily here, one at a time, so one read holding many pipelined replies is handled in order.
+    /// lazily here, one at a time, so one read holding many pipelined replies is handled in order,
+    /// and never while output is pending.
     public mutating func nextAction() -> SMTPAction {
         while true {
             if let action = actions.popFirst() {
                 if case .write = action, output.isEmpty { continue }
                 return action
             }
-            if processInput() { continue }
+            // Pending output goes out before the next reply is read, so a reply is only ever
+            // matched to a command the server was sent: a server answering ahead cannot make
+            // the engine act on (and report) exchanges a later failure keeps off the wire.
             if !output.isEmpty, !isClosed { return .write }
+            if processInput() { continue }
             return .wait
         }
     }

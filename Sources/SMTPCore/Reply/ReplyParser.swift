@@ -52,6 +52,12 @@ public struct ReplyParser: Sendable {
     /// yet pulled with `next()`).
     public var bufferedByteCount: Int { buffer.count - replyStart }
 
+    /// Bytes returned as replies so far: the stream offset where the next reply starts.
+    public private(set) var consumedByteCount = 0
+
+    /// Every byte appended so far, returned or not.
+    public var receivedByteCount: Int { consumedByteCount + bufferedByteCount }
+
     /// The error that stopped the parser, if any.
     public var error: SMTPProtocolViolation? { failure }
 
@@ -107,23 +113,21 @@ public struct ReplyParser: Sendable {
                 }
                 return -1
             }
+            // The limits first, on the line's bytes before any CR or LF, complete or not: the same
+            // check on the same bytes, so where the reads split the input cannot change the error.
+            try checkLimits(textEnd: found < 0 ? count : found)
             if found < 0 {
                 scan = count
-                if count - lineStart >= limits.maxLineLength { throw .lineTooLong(limit: limits.maxLineLength) }
-                if count - replyStart > limits.maxReplySize { throw .replyTooLarge(limit: limits.maxReplySize) }
                 return nil
             }
             if buffer[found] == 10 { throw .bareLineFeed }
             // A CR: the line ends only if LF follows.
             guard found + 1 < count else {
                 scan = found
-                if count - lineStart > limits.maxLineLength { throw .lineTooLong(limit: limits.maxLineLength) }
                 return nil
             }
             guard buffer[found + 1] == 10 else { throw .bareCarriageReturn }
-            let lineEnd = found + 2 // one past the LF
-            if lineEnd - lineStart > limits.maxLineLength { throw .lineTooLong(limit: limits.maxLineLength) }
-            if lineEnd - replyStart > limits.maxReplySize { throw .replyTooLarge(limit: limits.maxReplySize) }
+            let lineEnd = found + 2 // one past the LF; within both limits (checkLimits)
 
             let isLast = try parseLineHeader(textEnd: found)
             lines += 1
@@ -131,6 +135,7 @@ public struct ReplyParser: Sendable {
 
             if isLast {
                 let reply = makeReply(end: lineEnd)
+                consumedByteCount += lineEnd - replyStart
                 replyStart = lineEnd
                 lineStart = lineEnd
                 scan = lineEnd
@@ -141,6 +146,19 @@ public struct ReplyParser: Sendable {
             lineStart = lineEnd
             scan = lineEnd
         }
+    }
+
+    /// Throws once the current line's bytes up to `textEnd` (none of them CR or LF) prove that
+    /// a limit will be crossed, counting the CRLF still to come: the line would exceed
+    /// `maxLineLength`, or the reply `maxReplySize`. If both are proven, the one proven by fewer
+    /// bytes wins, so the error is the same however the input is split; and a partial reply
+    /// never holds more than `maxReplySize` bytes.
+    private func checkLimits(textEnd: Int) throws(SMTPProtocolViolation) {
+        let lineOverAt = lineStart + limits.maxLineLength - 1
+        let replyOverAt = replyStart + limits.maxReplySize - 1
+        guard textEnd >= min(lineOverAt, replyOverAt) else { return }
+        if lineOverAt <= replyOverAt { throw .lineTooLong(limit: limits.maxLineLength) }
+        throw .replyTooLarge(limit: limits.maxReplySize)
     }
 
     /// Checks the code and separator of the line at `lineStart` whose text ends at `textEnd`

@@ -124,6 +124,21 @@ struct Harness {
         }
     }
 
+    /// Feeds each CRLF-terminated line as its own read, draining in between: a server that
+    /// answers only what was asked (one read holding several replies would be a server
+    /// answering ahead of commands not yet written).
+    mutating func feedLines(_ text: String) {
+        var line: [UInt8] = []
+        for byte in text.utf8 {
+            line.append(byte)
+            if byte == 10 {
+                feed(line)
+                line.removeAll()
+            }
+        }
+        if !line.isEmpty { feed(line) }
+    }
+
     mutating func feed(_ bytes: [UInt8]) {
         for piece in strategy.pieces(bytes, generator: &generator) {
             machine.received(piece, at: now)

@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""End-to-end comparisons on loopback, each pair measured in the same run (the machine is noisy:
+ratios and medians, never single absolute figures). Writes JSON to stdout or --out.
+
+Needs the rig up (. .rig/rig.env) and a release smtp-send (SMTP_SEND)."""
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+RIG = os.environ
+BIN = os.environ.get("SMTP_SEND", "smtp-send")
+
+
+def timed(command, env=None, input_path=None):
+    started = time.monotonic()
+    stdin = open(input_path, "rb") if input_path else subprocess.DEVNULL
+    completed = subprocess.run(command, capture_output=True, text=True, env=env, stdin=stdin)
+    elapsed = time.monotonic() - started
+    if completed.returncode != 0:
+        sys.exit(f"bench: {' '.join(command)} failed ({completed.returncode}):\n{completed.stdout}\n{completed.stderr}")
+    return elapsed, completed
+
+
+def peak_rss_kib(command):
+    """Peak resident memory of a command, from GNU time."""
+    completed = subprocess.run(["/usr/bin/time", "-f", "%M", *command], capture_output=True, text=True)
+    if completed.returncode != 0:
+        sys.exit(f"bench: {' '.join(command)} failed:\n{completed.stdout}\n{completed.stderr}")
+    return int(completed.stderr.strip().splitlines()[-1])
+
+
+def smtp_source(sessions, count, port, size=1024):
+    return ["smtp-source", "-s", str(sessions), "-m", str(count), "-l", str(size),
+            "-f", "load@example.org", "-t", "sink@example.net", f"127.0.0.1:{port}"]
+
+
+def smtp_send(count, port, connections=1, driver="socket", extra=()):
+    return [BIN, "--tls", "off", "--driver", driver, "--repeat", str(count), "--connections", str(connections),
+            *extra, f"127.0.0.1:{port}", "load@example.org", "sink@example.net"]
+
+
+def paired(name, ours, theirs, count, runs, input_path=None):
+    """Alternates the two commands `runs` times; returns medians and the ratio of medians."""
+    ours_rates, theirs_rates = [], []
+    for _ in range(runs):
+        elapsed, _ = timed(ours, input_path=input_path)
+        ours_rates.append(count / elapsed)
+        elapsed, _ = timed(theirs)
+        theirs_rates.append(count / elapsed)
+    ours_median, theirs_median = statistics.median(ours_rates), statistics.median(theirs_rates)
+    result = {"name": name, "count": count, "runs": runs,
+              "smtp_send_msgs": round(ours_median, 1), "smtp_source_msgs": round(theirs_median, 1),
+              "ratio": round(ours_median / theirs_median, 2),
+              "smtp_send_all": [round(r, 1) for r in ours_rates], "smtp_source_all": [round(r, 1) for r in theirs_rates]}
+    print(f"bench: {name}: smtp-send {ours_median:.0f} msg/s, smtp-source {theirs_median:.0f} msg/s, "
+          f"ratio {result['ratio']}", file=sys.stderr)
+    return result
+
+
+def message_file(size):
+    handle = tempfile.NamedTemporaryFile("wb", delete=False, suffix=".eml")
+    header = b"From: load@example.org\r\nTo: sink@example.net\r\nSubject: load\r\n\r\n"
+    line = b"The quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs.\r\n"
+    body = bytearray(header)
+    while len(body) + len(line) <= size:
+        body += line
+    body += b"x" * (size - len(body))
+    handle.write(body)
+    handle.close()
+    return handle.name
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--messages", type=int, default=10000)
+    parser.add_argument("--quick", action="store_true", help="smaller counts, for a smoke run")
+    args = parser.parse_args()
+    runs, messages = args.runs, args.messages
+    if args.quick:
+        runs, messages = 1, 2000
+    sink, postfix = RIG["RIG_SINK_PORT"], RIG["RIG_POSTFIX_STARTTLS_PORT"]
+    one_kb = message_file(1024)
+    results = {"machine": machine(), "pairs": [], "concurrency": [], "single_send": None, "big_message": None,
+               "memory_per_session": None}
+
+    # One connection, 1 KB messages, into smtp-sink (PIPELINING; smtp-source never pipelines).
+    results["pairs"].append(paired("1 connection into smtp-sink, pipelining (socket driver)",
+                                   smtp_send(messages, sink, extra=("--data", one_kb)),
+                                   smtp_source(1, messages, sink), messages, runs))
+    results["pairs"].append(paired("1 connection into smtp-sink, pipelining (libuv driver)",
+                                   smtp_send(messages, sink, driver="uv", extra=("--data", one_kb)),
+                                   smtp_source(1, messages, sink), messages, runs))
+    # Against Postfix, which offers CHUNKING: BDAT + PIPELINING, plaintext.
+    pf_messages = max(1000, messages // 5)
+    results["pairs"].append(paired("1 connection into Postfix, BDAT + pipelining",
+                                   smtp_send(pf_messages, postfix, extra=("--data", one_kb)),
+                                   smtp_source(1, pf_messages, postfix), pf_messages, runs))
+
+    # Concurrency: the libuv driver against smtp-source -s N.
+    for sessions in (1, 10, 50, 100):
+        results["concurrency"].append(paired(f"{sessions} sessions into smtp-sink (libuv)",
+                                             smtp_send(messages, sink, connections=sessions, driver="uv",
+                                                       extra=("--data", one_kb)),
+                                             smtp_source(sessions, messages, sink), messages, runs) | {"sessions": sessions})
+
+    # A 1 GiB message streamed from a file: peak resident memory.
+    big = message_file(1 << 30) if not args.quick else message_file(64 << 20)
+    size = os.path.getsize(big)
+    rss = peak_rss_kib([BIN, "--tls", "off", "--data", big, f"127.0.0.1:{sink}", "big@example.org", "sink@example.net"])
+    results["big_message"] = {"bytes": size, "peak_rss_kib": rss}
+    print(f"bench: {size} byte message: peak RSS {rss} KiB", file=sys.stderr)
+    os.unlink(big)
+
+    # Memory per concurrent session (libuv): peak RSS with N sessions against one session.
+    per = {}
+    for label, port, count, tls in (("plaintext", sink, 1000, ()), ("TLS", postfix, 150, ("--tls", "required"))):
+        def run(n):
+            command = [BIN, "--driver", "uv", "--repeat", str(n), "--connections", str(n), "--data", one_kb]
+            command += list(tls) if tls else ["--tls", "off"]
+            if tls:
+                command += ["--ca-file", RIG["RIG_CA_FILE"], "--tls-name", "localhost"]
+            return peak_rss_kib(command + [f"127.0.0.1:{port}", "load@example.org", "sink@example.net"])
+        base, many = run(1), run(count)
+        per[label] = {"sessions": count, "peak_rss_one_kib": base, "peak_rss_many_kib": many,
+                      "per_session_kib": round((many - base) / (count - 1), 1)}
+        print(f"bench: memory per {label} session: {per[label]['per_session_kib']} KiB", file=sys.stderr)
+    results["memory_per_session"] = per
+    os.unlink(one_kb)
+
+    text = json.dumps(results, indent=2)
+    if args.out:
+        with open(args.out, "w") as handle:
+            handle.write(text + "\n")
+    else:
+        print(text)
+
+
+def machine():
+    cpu = ""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(),
+            "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / (1 << 30), 1),
+            "kernel": os.uname().release, "date": time.strftime("%Y-%m-%d")}
+
+
+if __name__ == "__main__":
+    main()
