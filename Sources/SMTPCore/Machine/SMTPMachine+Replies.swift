@@ -84,7 +84,14 @@ extension SMTPMachine {
 
     private mutating func handleUnsolicited(_ reply: SMTPReply) {
         if case .quitting = state {
-            closeConnection()
+            // Only a reply sent ahead of QUIT gets here (QUIT's own reply is expected): a
+            // violation like any other, so the session still ends with an event and every
+            // transaction in flight is finished. An earlier failure stays the failure.
+            if failure == nil {
+                fail(.protocolViolation(.unsolicitedReply(reply.code)), quit: false)
+            } else {
+                closeConnection()
+            }
             return
         }
         if reply.code == .serviceNotAvailable {

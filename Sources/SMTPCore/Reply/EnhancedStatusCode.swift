@@ -22,32 +22,35 @@ public struct EnhancedStatusCode: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { "\(statusClass).\(subject).\(detail)" }
 
-    /// Parses `text` (the reply text after the code and separator). Returns the code and the
-    /// number of bytes it occupies, or nil. The code must be followed by a space or end the text.
+    /// Parses `text` (the reply text after the code and separator). Returns the code when the
+    /// text starts with `class.subject.detail` followed by a space or the end of the text.
     static func parse(_ text: UnsafeBufferPointer<UInt8>) -> EnhancedStatusCode? {
+        var values: (UInt16, UInt16, UInt16) = (0, 0, 0)
         var index = 0
-        func number(maxDigits: Int) -> UInt16? {
+        for part in 0..<3 {
+            let maxDigits = part == 0 ? 1 : 3
             var value: UInt16 = 0
             var digits = 0
-            while index < text.count, digits < maxDigits + 1 {
-                let byte = text[index]
-                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { break }
-                value = value * 10 + UInt16(byte - UInt8(ascii: "0"))
+            while index < text.count {
+                let digit = text[index] &- UInt8(ascii: "0")
+                guard digit <= 9 else { break }
                 digits += 1
+                guard digits <= maxDigits else { return nil }
+                value = value * 10 + UInt16(digit)
                 index += 1
             }
-            guard digits >= 1, digits <= maxDigits else { return nil }
-            return value
+            guard digits >= 1 else { return nil }
+            switch part {
+            case 0: values.0 = value
+            case 1: values.1 = value
+            default: values.2 = value
+            }
+            if part < 2 {
+                guard index < text.count, text[index] == UInt8(ascii: ".") else { return nil }
+                index += 1
+            }
         }
-        func dot() -> Bool {
-            guard index < text.count, text[index] == UInt8(ascii: ".") else { return false }
-            index += 1
-            return true
-        }
-        guard let statusClass = number(maxDigits: 1), dot(),
-              let subject = number(maxDigits: 3), dot(),
-              let detail = number(maxDigits: 3) else { return nil }
         guard index == text.count || text[index] == UInt8(ascii: " ") else { return nil }
-        return EnhancedStatusCode(statusClass: UInt8(statusClass), subject: subject, detail: detail)
+        return EnhancedStatusCode(statusClass: UInt8(values.0), subject: values.1, detail: values.2)
     }
 }

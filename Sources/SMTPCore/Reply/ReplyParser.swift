@@ -41,6 +41,8 @@ public struct ReplyParser: Sendable {
     /// Lines of the current reply seen so far, and their code.
     private var lines = 0
     private var code: UInt16 = 0
+    /// Where the first line's text ends (its CR), for the enhanced status code.
+    private var firstLineTextEnd = 0
     private var failure: SMTPProtocolViolation?
 
     public init(limits: Limits = Limits(), parsesEnhancedStatusCodes: Bool = false) {
@@ -91,108 +93,175 @@ public struct ReplyParser: Sendable {
     /// Returns the next complete reply, nil when more bytes are needed.
     public mutating func next() throws(SMTPProtocolViolation) -> SMTPReply? {
         if let failure { throw failure }
-        do {
-            return try parseNext()
-        } catch {
-            failure = error
-            throw error
+        switch parseNext() {
+        case .success(let reply):
+            return reply
+        case .failure(let violation):
+            failure = violation
+            throw violation
         }
     }
 
-    private mutating func parseNext() throws(SMTPProtocolViolation) -> SMTPReply? {
+    /// Where the parser stands inside the current reply.
+    private struct Cursor {
+        var replyStart: Int
+        var lineStart: Int
+        var scan: Int
+        var lines: Int
+        var code: UInt16
+        var firstLineTextEnd: Int
+    }
+
+    private enum Step {
+        case needMore
+        case reply(end: Int)
+        case failed(SMTPProtocolViolation)
+    }
+
+    private mutating func parseNext() -> Result<SMTPReply?, SMTPProtocolViolation> {
+        var cursor = Cursor(replyStart: replyStart, lineStart: lineStart, scan: scan, lines: lines, code: code,
+                            firstLineTextEnd: firstLineTextEnd)
+        let limits = self.limits
+        // One buffer access for the whole reply, however many lines it has.
+        let step = buffer.withUnsafeBufferPointer { Self.advance(&cursor, over: $0, limits: limits) }
+        lineStart = cursor.lineStart
+        scan = cursor.scan
+        lines = cursor.lines
+        code = cursor.code
+        firstLineTextEnd = cursor.firstLineTextEnd
+        switch step {
+        case .needMore:
+            return .success(nil)
+        case .failed(let violation):
+            return .failure(violation)
+        case .reply(let end):
+            let reply = makeReply(end: end)
+            consumedByteCount += end - replyStart
+            replyStart = end
+            lineStart = end
+            scan = end
+            lines = 0
+            code = 0
+            return .success(reply)
+        }
+    }
+
+    /// Scans lines from the cursor until a reply is complete, more bytes are needed, or the
+    /// bytes break the framing or a limit.
+    private static func advance(_ cursor: inout Cursor, over bytes: UnsafeBufferPointer<UInt8>, limits: Limits) -> Step {
+        let count = bytes.count
         while true {
             // Find the end of the current line: the first CR or LF at or after `scan`.
-            let count = buffer.count
-            let from = scan
-            let found: Int = buffer.withUnsafeBufferPointer { bytes in
-                var index = from
-                while index < count {
-                    let byte = bytes[index]
-                    if byte <= 13, byte == 13 || byte == 10 { return index }
-                    index += 1
-                }
-                return -1
-            }
+            let found = firstLineBreak(in: bytes, from: cursor.scan)
             // The limits first, on the line's bytes before any CR or LF, complete or not: the same
             // check on the same bytes, so where the reads split the input cannot change the error.
-            try checkLimits(textEnd: found < 0 ? count : found)
-            if found < 0 {
-                scan = count
-                return nil
+            if let violation = limitViolation(cursor, textEnd: found < 0 ? count : found, limits: limits) {
+                return .failed(violation)
             }
-            if buffer[found] == 10 { throw .bareLineFeed }
+            if found < 0 {
+                cursor.scan = count
+                return .needMore
+            }
+            if bytes[found] == 10 { return .failed(.bareLineFeed) }
             // A CR: the line ends only if LF follows.
             guard found + 1 < count else {
-                scan = found
-                return nil
+                cursor.scan = found
+                return .needMore
             }
-            guard buffer[found + 1] == 10 else { throw .bareCarriageReturn }
-            let lineEnd = found + 2 // one past the LF; within both limits (checkLimits)
+            guard bytes[found + 1] == 10 else { return .failed(.bareCarriageReturn) }
+            let lineEnd = found + 2 // one past the LF; within both limits (checked above)
 
-            let isLast = try parseLineHeader(textEnd: found)
-            lines += 1
-            if lines > limits.maxLinesPerReply { throw .tooManyLines(limit: limits.maxLinesPerReply) }
-
-            if isLast {
-                let reply = makeReply(end: lineEnd)
-                consumedByteCount += lineEnd - replyStart
-                replyStart = lineEnd
-                lineStart = lineEnd
-                scan = lineEnd
-                lines = 0
-                code = 0
-                return reply
+            let isLast: Bool
+            switch lineHeader(&cursor, bytes, textEnd: found) {
+            case .success(let last): isLast = last
+            case .failure(let violation): return .failed(violation)
             }
-            lineStart = lineEnd
-            scan = lineEnd
+            cursor.lines += 1
+            if cursor.lines > limits.maxLinesPerReply { return .failed(.tooManyLines(limit: limits.maxLinesPerReply)) }
+            if isLast { return .reply(end: lineEnd) }
+            cursor.lineStart = lineEnd
+            cursor.scan = lineEnd
         }
     }
 
-    /// Throws once the current line's bytes up to `textEnd` (none of them CR or LF) prove that
-    /// a limit will be crossed, counting the CRLF still to come: the line would exceed
+    /// The index of the first CR or LF at or after `start`, or -1. Eight bytes at a time: a byte
+    /// equal to CR (or LF) makes that byte of `word ^ 0x0D0D...` zero, and the classic
+    /// zero-byte test flags the lowest such byte exactly (little-endian loads).
+    @inline(__always)
+    static func firstLineBreak(in bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        guard let base = bytes.baseAddress else { return -1 }
+        let count = bytes.count
+        var index = start
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let crs = ones &* 13
+        let lfs = ones &* 10
+        while index &+ 8 <= count {
+            let word = UInt64(littleEndian: UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
+            let cr = word ^ crs
+            let lf = word ^ lfs
+            let hits = ((cr &- ones) & ~cr | (lf &- ones) & ~lf) & highs
+            if hits != 0 { return index &+ hits.trailingZeroBitCount / 8 }
+            index &+= 8
+        }
+        while index < count {
+            let byte = base[index]
+            if byte == 13 || byte == 10 { return index }
+            index &+= 1
+        }
+        return -1
+    }
+
+    /// The violation, once the current line's bytes up to `textEnd` (none of them CR or LF)
+    /// prove that a limit will be crossed, counting the CRLF still to come: the line would exceed
     /// `maxLineLength`, or the reply `maxReplySize`. If both are proven, the one proven by fewer
     /// bytes wins, so the error is the same however the input is split; and a partial reply
     /// never holds more than `maxReplySize` bytes.
-    private func checkLimits(textEnd: Int) throws(SMTPProtocolViolation) {
-        let lineOverAt = lineStart + limits.maxLineLength - 1
-        let replyOverAt = replyStart + limits.maxReplySize - 1
-        guard textEnd >= min(lineOverAt, replyOverAt) else { return }
-        if lineOverAt <= replyOverAt { throw .lineTooLong(limit: limits.maxLineLength) }
-        throw .replyTooLarge(limit: limits.maxReplySize)
+    @inline(__always)
+    private static func limitViolation(_ cursor: Cursor, textEnd: Int, limits: Limits) -> SMTPProtocolViolation? {
+        let lineOverAt = cursor.lineStart + limits.maxLineLength - 1
+        let replyOverAt = cursor.replyStart + limits.maxReplySize - 1
+        guard textEnd >= min(lineOverAt, replyOverAt) else { return nil }
+        if lineOverAt <= replyOverAt { return .lineTooLong(limit: limits.maxLineLength) }
+        return .replyTooLarge(limit: limits.maxReplySize)
     }
 
     /// Checks the code and separator of the line at `lineStart` whose text ends at `textEnd`
     /// (the CR). Returns whether this is the last line of the reply.
-    private mutating func parseLineHeader(textEnd: Int) throws(SMTPProtocolViolation) -> Bool {
-        let length = textEnd - lineStart
-        guard length >= 3 else { throw .malformedLine }
-        let d0 = buffer[lineStart] &- UInt8(ascii: "0")
-        let d1 = buffer[lineStart + 1] &- UInt8(ascii: "0")
-        let d2 = buffer[lineStart + 2] &- UInt8(ascii: "0")
-        guard d0 <= 9, d1 <= 9, d2 <= 9 else { throw .malformedLine }
+    @inline(__always)
+    private static func lineHeader(_ cursor: inout Cursor, _ bytes: UnsafeBufferPointer<UInt8>,
+                                   textEnd: Int) -> Result<Bool, SMTPProtocolViolation> {
+        let start = cursor.lineStart
+        let length = textEnd - start
+        guard length >= 3 else { return .failure(.malformedLine) }
+        let d0 = bytes[start] &- UInt8(ascii: "0")
+        let d1 = bytes[start + 1] &- UInt8(ascii: "0")
+        let d2 = bytes[start + 2] &- UInt8(ascii: "0")
+        guard d0 <= 9, d1 <= 9, d2 <= 9 else { return .failure(.malformedLine) }
         let lineCode = UInt16(d0) * 100 + UInt16(d1) * 10 + UInt16(d2)
-        guard d0 >= 2, d0 <= 5, d1 <= 5 else { throw .invalidCode(lineCode) }
-        if lines == 0 {
-            code = lineCode
-        } else if lineCode != code {
-            throw .inconsistentCode(first: code, later: lineCode)
+        guard d0 >= 2, d0 <= 5, d1 <= 5 else { return .failure(.invalidCode(lineCode)) }
+        if cursor.lines == 0 {
+            cursor.code = lineCode
+            cursor.firstLineTextEnd = textEnd
+        } else if lineCode != cursor.code {
+            return .failure(.inconsistentCode(first: cursor.code, later: lineCode))
         }
-        if length == 3 { return true }
-        switch buffer[lineStart + 3] {
-        case UInt8(ascii: " "): return true
-        case UInt8(ascii: "-"): return false
-        default: throw .malformedLine
+        if length == 3 { return .success(true) }
+        switch bytes[start + 3] {
+        case UInt8(ascii: " "): return .success(true)
+        case UInt8(ascii: "-"): return .success(false)
+        default: return .failure(.malformedLine)
         }
     }
 
+    @inline(__always)
     private func makeReply(end: Int) -> SMTPReply {
         let replyCode = ReplyCode(unchecked: code)
         var enhanced: EnhancedStatusCode?
         if parsesEnhancedStatusCodes {
             // The first line's text: after "NNN " up to its CR.
             let textStart = replyStart + 4
-            var textEnd = textStart
-            while textEnd < end, buffer[textEnd] != 13 { textEnd += 1 }
+            let textEnd = firstLineTextEnd
             if textStart < textEnd {
                 enhanced = buffer.withUnsafeBufferPointer { bytes in
                     EnhancedStatusCode.parse(UnsafeBufferPointer(rebasing: bytes[textStart..<textEnd]))
