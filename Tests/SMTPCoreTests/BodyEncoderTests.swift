@@ -203,10 +203,10 @@ struct AddressSyntaxTests {
         #expect(check(address) == .invalidAddress(address, problem), "\(address.debugDescription)")
     }
 
-    @Test func emptyRecipientIsRefused() throws {
+    /// An engine past EHLO, ready for a transaction.
+    private func readyMachine(_ sink: inout [UInt8]) throws -> SMTPMachine {
         var machine = try SMTPMachine(configuration: .test())
         machine.connectionEstablished(at: .zero)
-        var sink: [UInt8] = []
         for reply in ["220 mx\r\n", "250 mx\r\n"] {
             machine.received(Array(reply.utf8), at: .zero)
             while true {
@@ -215,23 +215,20 @@ struct AddressSyntaxTests {
                 if case .write = action { machine.takeOutput(into: &sink) }
             }
         }
+        return machine
+    }
+
+    @Test func emptyRecipientIsRefused() throws {
+        var sink: [UInt8] = []
+        var machine = try readyMachine(&sink)
         #expect(throws: SMTPError.invalidAddress("", .empty)) {
             _ = try machine.startTransaction(Envelope(sender: "", recipients: [""]), at: .zero)
         }
     }
 
     @Test func postmasterWithoutDomainOnlyAsRecipient() throws {
-        var machine = try SMTPMachine(configuration: .test())
-        machine.connectionEstablished(at: .zero)
         var sink: [UInt8] = []
-        for reply in ["220 mx\r\n", "250 mx\r\n"] {
-            machine.received(Array(reply.utf8), at: .zero)
-            while true {
-                let action = machine.nextAction()
-                if case .wait = action { break }
-                if case .write = action { machine.takeOutput(into: &sink) }
-            }
-        }
+        var machine = try readyMachine(&sink)
         #expect(throws: SMTPError.invalidAddress("Postmaster", .missingAtSign)) {
             _ = try machine.startTransaction(Envelope(sender: "Postmaster", recipients: ["x@example.org"]), at: .zero)
         }

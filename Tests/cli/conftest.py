@@ -7,20 +7,9 @@ import time
 
 import pytest
 
+from rig_env import rig_env
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
-
-
-def rig_env():
-    """RIG_* variables from the environment, or from .rig/rig.env when the rig is up."""
-    env = {k: v for k, v in os.environ.items() if k.startswith("RIG_")}
-    if "RIG_POSTFIX_STARTTLS_PORT" not in env:
-        path = REPO / ".rig" / "rig.env"
-        if path.exists():
-            for line in path.read_text().splitlines():
-                if line.startswith("export ") and "=" in line:
-                    name, value = line[len("export "):].split("=", 1)
-                    env[name] = value
-    return env
 
 
 RIG = rig_env()

@@ -16,6 +16,7 @@ sys.path.insert(0, str(REPO / "Tests" / "cli"))
 
 import scripted_server  # noqa: E402  (the shared scripted server, Tests/cli/scripted_server.py)
 from scripted_server import ScriptedServer  # noqa: E402,F401
+from rig_env import rig_env  # noqa: E402  (Tests/cli/rig_env.py)
 
 FROM = "a@example.org"
 TO = "b@example.net"
@@ -25,19 +26,6 @@ NOT_SENT = " *** Your message may not have been sent!"
 QUICK = 5.0
 # Slack allowed beyond --timeout for a run that waits for one.
 MARGIN = 3.0
-
-
-def rig_env():
-    """RIG_* variables from the environment, or from .rig/rig.env when the rig is up."""
-    env = {k: v for k, v in os.environ.items() if k.startswith("RIG_")}
-    if "RIG_SERVER_CERT" not in env:
-        path = REPO / ".rig" / "rig.env"
-        if path.exists():
-            for line in path.read_text().splitlines():
-                if line.startswith("export ") and "=" in line:
-                    name, value = line[len("export "):].split("=", 1)
-                    env[name] = value
-    return env
 
 
 RIG = rig_env()
