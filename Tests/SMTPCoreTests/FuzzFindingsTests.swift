@@ -100,7 +100,7 @@ struct FuzzFindingsTests {
             Issue.record("expected resetRefused, got \(String(describing: result.failure))"); return
         }
         #expect(result.closed)
-        #expect(result.clientText.components(separatedBy: "QUIT").count == 2, "QUIT exactly once")
+        #expect(result.clientText.split(separator: "QUIT\r\n", omittingEmptySubsequences: false).count == 2, "QUIT exactly once")
     }
 
     /// engine: the same refusal with the next message's MAIL, RCPT and DATA pipelined behind
