@@ -125,7 +125,7 @@ struct MessageContent: Sendable {
         var template = Array((NSTemporaryDirectory() + "/smtp-send.XXXXXX").utf8CString)
         let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard descriptor >= 0 else { throw MessageSourceError("cannot create a temporary file for standard input") }
-        let path = String(cString: template)
+        let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         defer { close(descriptor) }
         let input = FileBody(descriptor: 0)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)

@@ -63,7 +63,7 @@ struct AiosmtpdTests {
         let path = NSTemporaryDirectory() + "/smtp-big-\(UUID().uuidString).eml"
         defer { try? FileManager.default.removeItem(atPath: path) }
         // 50 MiB of already-normalized text with leading dots, so what arrives must equal the file.
-        FileManager.default.createFile(atPath: path, contents: nil)
+        #expect(FileManager.default.createFile(atPath: path, contents: nil))
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         handle.write(Data("\(marker)\r\nSubject: big\r\n\r\n".utf8))
         var block = Data()
