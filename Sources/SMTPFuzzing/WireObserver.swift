@@ -45,11 +45,15 @@ struct WireObserver {
     struct Command {
         var kind: Kind
         var transaction: Int?
+        /// The first reply to this command.
         var reply: SMTPReply?
-        /// The reply's position in the server's stream (0 is the greeting).
+        /// The first reply's position in the server's stream (0 is the greeting), and the last's.
         var replyNumber = -1
-        /// LMTP: this end-of-data entry has been expanded to one entry per accepted recipient.
-        var expanded = false
+        var lastReplyNumber = -1
+        /// Replies owed (decided when the first arrives: LMTP owes one per accepted recipient
+        /// after the end of the data) and received.
+        var owed = 1
+        var received = 0
     }
 
     struct Transaction {
@@ -144,13 +148,22 @@ struct WireObserver {
     /// Commands written whose reply has not been fed.
     var unansweredCount: Int { commands.count - replyCursor }
 
+    /// Server bytes fed that do not (yet) form a complete reply.
+    var partialReplyBytes: Int { parser.bufferedByteCount }
+
     private mutating func assignReplies() {
         while !unassigned.isEmpty, replyCursor < commands.count {
             let (number, reply) = unassigned.removeFirst()
-            commands[replyCursor].reply = reply
-            commands[replyCursor].replyNumber = number
-            replyAssigned(replyCursor)
-            replyCursor += 1
+            let index = replyCursor
+            if commands[index].received == 0 {
+                commands[index].reply = reply
+                commands[index].replyNumber = number
+                commands[index].owed = repliesOwed(index)
+            }
+            commands[index].received += 1
+            commands[index].lastReplyNumber = number
+            if [.dataEnd, .chunk(last: true)].contains(commands[index].kind), isPositive(reply) { positiveFinalReplies += 1 }
+            if commands[index].received == commands[index].owed { replyCursor += 1 }
         }
     }
 
@@ -164,26 +177,14 @@ struct WireObserver {
         return code >= 400
     }
 
-    private mutating func replyAssigned(_ index: Int) {
+    /// After the end of the data LMTP owes one reply per accepted recipient (RFC 2033 §4.2); a
+    /// refused BDAT chunk or a refused MAIL leaves one. Every other command owes one.
+    private func repliesOwed(_ index: Int) -> Int {
         let command = commands[index]
-        switch command.kind {
-        case .dataEnd, .chunk(last: true):
-            if isPositive(command.reply) { positiveFinalReplies += 1 }
-            if setup.lmtp, !command.expanded, let number = command.transaction {
-                // One reply per accepted recipient (RFC 2033 §4.2); a refused BDAT chunk or a
-                // refused MAIL leaves one.
-                let transaction = transactions[number]
-                let refusedChunk = transaction.chunks.contains { $0 < index && isNegative(commands[$0].reply) }
-                let accepted = acceptedRecipients(transaction)
-                let replies = refusedChunk ? 1 : max(1, accepted)
-                commands[index].expanded = true
-                for _ in 1..<replies {
-                    commands.insert(Command(kind: command.kind, transaction: number, expanded: true), at: index + 1)
-                }
-            }
-        default:
-            break
-        }
+        guard setup.lmtp, [.dataEnd, .chunk(last: true)].contains(command.kind), let number = command.transaction else { return 1 }
+        let transaction = transactions[number]
+        if transaction.chunks.contains(where: { $0 < index && isNegative(commands[$0].reply) }) { return 1 }
+        return max(1, acceptedRecipients(transaction))
     }
 
     /// Recipients accepted (MAIL and RCPT positive), by the replies fed, or only those the engine
@@ -224,6 +225,11 @@ struct WireObserver {
     /// The reply to `index` if the engine had handled it when it generated the current command.
     private func knownReply(_ index: Int) -> SMTPReply? {
         commands[index].replyNumber >= 0 && commands[index].replyNumber < known ? commands[index].reply : nil
+    }
+
+    /// Every reply `index` owes was handled by the engine before it generated the current command.
+    private func fullyAnswered(_ index: Int) -> Bool {
+        commands[index].received == commands[index].owed && commands[index].lastReplyNumber < known
     }
 
     // MARK: - TLS
@@ -434,7 +440,7 @@ struct WireObserver {
 
         // Pipelining (RFC 2920): without it, one command at a time; with it, never past a command
         // that ends a group.
-        if let last = lastCommand, knownReply(last) == nil {
+        if let last = lastCommand, !fullyAnswered(last) {
             precondition(pipeliningAllowed, "command pipelined without PIPELINING: \(shown)")
             precondition(!commands[last].kind.endsGroup, "command written behind \(commands[last].kind) before its reply: \(shown)")
         }

@@ -151,4 +151,29 @@ struct FuzzFindingsTests {
         #expect(result.failure == .protocolViolation(.unsolicitedReply(ReplyCode(rawValue: 250)!)))
         #expect(!result.clientText.contains("DATA"))
     }
+
+    /// engine: with replies sent ahead of their command treated as unsolicited, a 221 that
+    /// arrived before QUIT was written reached the quitting branch, which closed without
+    /// `sessionClosed` or `sessionFailed` (and would have left a transaction unfinished). It is
+    /// now a violation like any other. Read boundaries decide whether the 221 came ahead, so
+    /// this runs on the whole input only.
+    @Test func aReplySentAheadOfQUITEndsTheSessionWithAnEvent() throws {
+        let result = try run(Script(Self.ehloPipelining + """
+            C: MAIL FROM:<a@example.org>
+            C: RCPT TO:<b@example.net>
+            C: DATA
+            S: 500 no
+            S: 250 ok
+            S: 354 go
+            C: .
+            R: 250 queued\\r\\n221 bye\\r\\n
+            C: RSET
+            C: QUIT
+            """), configuration: .test(), messages: [TestMessage(from: "a@example.org", to: ["b@example.net"], body: "x")],
+            strategy: .whole)
+        #expect(result.closed)
+        #expect(result.failure == .protocolViolation(.unsolicitedReply(ReplyCode(rawValue: 221)!)))
+        #expect(result.events.contains { $0.hasPrefix("finished #1 notDelivered") })
+        #expect(result.events.last?.hasPrefix("failed: ") == true, "the session ends with an event")
+    }
 }

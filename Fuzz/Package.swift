@@ -1,0 +1,31 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// libFuzzer targets for smtp-machine. Build one at a time (see README.md):
+//   swift build -c release --product engine --sanitize=fuzzer --sanitize=address -Xswiftc -DFUZZING
+// Without -DFUZZING each product is a plain replay tool: `engine FILE...` runs the harness on files.
+
+let targets = ["reply-parser", "capabilities", "engine", "body-encoder"]
+
+let package = Package(
+    name: "smtp-machine-fuzz",
+    products: targets.map { .executable(name: $0, targets: [$0]) },
+    dependencies: [
+        .package(name: "smtp-machine", path: ".."),
+    ],
+    targets: targets.map { name in
+        .executableTarget(
+            name: name,
+            dependencies: ["FuzzReplay", .product(name: "SMTPFuzzing", package: "smtp-machine")],
+            path: "Sources/\(name)"
+        )
+    } + [
+        // The plain (non-fuzzer) entry point: replays input files through a harness.
+        .target(
+            name: "FuzzReplay",
+            dependencies: [.product(name: "SMTPFuzzing", package: "smtp-machine")],
+            path: "Sources/FuzzReplay"
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
