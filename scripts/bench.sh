@@ -11,8 +11,10 @@ python3 -c "import matplotlib" 2>/dev/null || python3 -m pip install --quiet mat
 
 out=.rig/bench
 mkdir -p "$out"
-swift build -c release --product smtp-send
-bin="$(swift build -c release --show-bin-path)/smtp-send"
+# The Swift runtime linked statically, as a shipped Swift command-line tool is: it starts in
+# about 4 ms instead of 6.5 (no dynamic symbol binding of the Swift libraries).
+swift build -c release --static-swift-stdlib --product smtp-send
+bin="$(swift build -c release --static-swift-stdlib --show-bin-path)/smtp-send"
 
 echo "bench: engine micro-benchmarks"
 (cd Benchmarks && swift package benchmark --no-progress) | tee "$out/micro.txt"

@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH:/usr/sbin:/usr/local/sbin:/sbin"
 
 scripts/install-deps.sh libssl-dev libuv1-dev pkg-config postfix sasl2-bin libsasl2-modules swaks
-swift build --product smtp-send -c release >/dev/null
-bin="$(swift build -c release --show-bin-path)/smtp-send"
+swift build --product smtp-send -c release --static-swift-stdlib >/dev/null
+bin="$(swift build -c release --static-swift-stdlib --show-bin-path)/smtp-send"
 
 scripts/rig/rig.sh start >/dev/null
 trap 'scripts/rig/rig.sh stop >/dev/null 2>&1 || true' EXIT

@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 import SMTPCore
 import SMTPDriverCore
 import SMTPSocketDriver
@@ -41,11 +41,11 @@ struct LoadRun {
             runSocketSessions(count: count, makeMessage: makeMessage, record: record, lastError: &lastError)
         }
         progress.finish()
-        let seconds = Double((ContinuousClock.now - started).components.attoseconds) / 1e18
-            + Double((ContinuousClock.now - started).components.seconds)
+        let elapsed = (ContinuousClock.now - started).components
+        let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
         let rate = seconds > 0 ? Double(delivered) / seconds : 0
         if failed > 0, let lastError { output.error("smtp-send: last failure: \(SMTPReply.printable(lastError))") }
-        output.line(String(format: "Sent %d messages in %.3f s (%.1f msg/s), %d failed", delivered, seconds, rate, failed))
+        output.line("Sent \(delivered) messages in \(fixed(seconds, decimals: 3)) s (\(fixed(rate, decimals: 1)) msg/s), \(failed) failed")
         if failed == 0 { return 0 }
         return delivered == 0 ? 1 : 3
     }
@@ -55,33 +55,25 @@ struct LoadRun {
                                    record: @escaping (DeliveryReport) -> Void, lastError: inout String?) {
         let shared = SharedLoad(makeMessage: makeMessage, record: record)
         let sessions = min(plan.connections, count)
-        let done = DispatchGroup()
-        for session in 0..<sessions {
+        runOnThreads(sessions) { [plan, output] session in
             // Each session gets an equal share up front, so each can pipeline its own.
             let share = count / sessions + (session < count % sessions ? 1 : 0)
-            done.enter()
-            let thread = Thread { [plan, output] in
-                defer { done.leave() }
-                do {
-                    let blocking = try BlockingSession(options: plan.options, observer: output.observer(announce: session == 0))
-                    blocking.send(count: share, makeMessage: { _ in shared.nextMessage() },
-                                  completion: { _, report in shared.record(report) })
-                    blocking.close()
-                } catch {
-                    shared.failAll(share, because: "\(error)")
-                }
+            do {
+                let blocking = try BlockingSession(options: plan.options, observer: output.observer(announce: session == 0))
+                blocking.send(count: share, makeMessage: { _ in shared.nextMessage() },
+                              completion: { _, report in shared.record(report) })
+                blocking.close()
+            } catch {
+                shared.failAll(share, because: "\(error)")
             }
-            thread.stackSize = 1 << 20
-            thread.start()
         }
-        done.wait()
         if let first = shared.firstError { lastError = first }
     }
 }
 
 /// What the socket sessions of a load run share, behind one lock.
 private final class SharedLoad: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private let makeMessage: (Int) -> OutgoingMessage
     private let recordReport: (DeliveryReport) -> Void
     private var next = 0
@@ -93,24 +85,22 @@ private final class SharedLoad: @unchecked Sendable {
     }
 
     func nextMessage() -> OutgoingMessage {
-        lock.lock()
-        defer { lock.unlock() }
-        next += 1
-        return makeMessage(next)
+        lock.withLock {
+            next += 1
+            return makeMessage(next)
+        }
     }
 
     func record(_ report: DeliveryReport) {
-        lock.lock()
-        defer { lock.unlock() }
-        recordReport(report)
+        lock.withLock { recordReport(report) }
     }
 
     func failAll(_ count: Int, because error: String) {
-        lock.lock()
-        defer { lock.unlock() }
-        if firstError == nil { firstError = error }
-        for _ in 0..<count {
-            recordReport(.notSent(makeMessage(0).envelope, because: .local(.misuse(error))))
+        lock.withLock {
+            if firstError == nil { firstError = error }
+            for _ in 0..<count {
+                recordReport(.notSent(makeMessage(0).envelope, because: .local(.misuse(error))))
+            }
         }
     }
 }
@@ -132,10 +122,10 @@ final class Progress: @unchecked Sendable {
         let now = ContinuousClock.now
         guard now - lastPrint > .milliseconds(200) || done == total else { return }
         lastPrint = now
-        FileHandle.standardError.write(Data("\r\(done)/\(total) sent, \(failed) failed ".utf8))
+        writeAll(2, "\r\(done)/\(total) sent, \(failed) failed ")
     }
 
     func finish() {
-        if enabled { FileHandle.standardError.write(Data("\n".utf8)) }
+        if enabled { writeAll(2, "\n") }
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 import SMTPCore
 import SMTPDriverCore
 
@@ -30,8 +30,8 @@ struct MessageContent: Sendable {
     }
 
     static func builtIn(from sender: String, to recipients: [String], heloDomain: String) -> MessageContent {
-        let date = rfc5322Date(Date())
-        let id = "\(UUID().uuidString.lowercased())@\(heloDomain)"
+        let date = rfc5322Now()
+        let id = "\(randomUUID())@\(heloDomain)"
         let text = """
             \(folded("To", recipients))\r
             From: \(sender.isEmpty ? "<>" : sender)\r
@@ -69,15 +69,6 @@ struct MessageContent: Sendable {
             lineLength += 1 + item.utf8.count
         }
         return result
-    }
-
-    /// "Sun, 29 Nov 2026 01:02:03 +0000"
-    static func rfc5322Date(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone.current
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
-        return formatter.string(from: date)
     }
 
     /// Reads `path` ("-" is standard input) once to learn its size and whether it is 8-bit.
@@ -122,7 +113,7 @@ struct MessageContent: Sendable {
 
     /// Copies standard input to a temporary file in 64 KiB steps.
     private static func spoolStandardInput() throws -> String {
-        var template = Array((NSTemporaryDirectory() + "/smtp-send.XXXXXX").utf8CString)
+        var template = Array(((environment("TMPDIR").flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp") + "/smtp-send.XXXXXX").utf8CString)
         let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard descriptor >= 0 else { throw MessageSourceError("cannot create a temporary file for standard input") }
         let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

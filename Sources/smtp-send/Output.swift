@@ -1,4 +1,3 @@
-import Foundation
 import SMTPCore
 import SMTPDriverCore
 
@@ -7,22 +6,18 @@ final class Output: @unchecked Sendable {
     let verbose: Bool
     private var tlsStarted = false
     private var announcedTLS = false
-    private let lock = NSLock()
+    private let lock = Lock()
 
     init(verbose: Bool) {
         self.verbose = verbose
     }
 
     func line(_ text: String) {
-        lock.lock()
-        defer { lock.unlock() }
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        lock.withLock { writeAll(1, text + "\n") }
     }
 
     func error(_ text: String) {
-        lock.lock()
-        defer { lock.unlock() }
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        lock.withLock { writeAll(2, text + "\n") }
     }
 
     /// The observer given to the drivers. `announce` is false for all but the first session in

@@ -1,4 +1,3 @@
-import Foundation
 import SMTPCore
 import SMTPDriverCore
 import SMTPTLS
@@ -70,7 +69,7 @@ struct Plan: Sendable {
                                                      allowWithoutTLS: command.allowPlaintextAuth)
             }
         }
-        if let caFile = command.caFile, !FileManager.default.isReadableFile(atPath: caFile) {
+        if let caFile = command.caFile, !isReadable(caFile) {
             throw UsageError("cannot read --ca-file \(caFile)")
         }
 
@@ -105,20 +104,20 @@ struct Plan: Sendable {
             content = .builtIn(from: command.from, to: command.to, heloDomain: domain)
         }
         if command.insecure {
-            FileHandle.standardError.write(Data("smtp-send: warning: --insecure: the server certificate is not verified\n".utf8))
+            writeAll(2, "smtp-send: warning: --insecure: the server certificate is not verified\n")
         }
     }
 
     /// SMTP_PASSWORD, or the first line of --password-file.
     static func password(file: String?) throws -> String {
         if let file {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            guard let bytes = readSmallFile(file), let text = String(validating: bytes, as: UTF8.self) else {
                 throw UsageError("cannot read --password-file \(file)")
             }
             let line = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).first.map(String.init) ?? ""
             return line.hasSuffix("\r") ? String(line.dropLast()) : line
         }
-        guard let password = ProcessInfo.processInfo.environment["SMTP_PASSWORD"] else {
+        guard let password = environment("SMTP_PASSWORD") else {
             throw UsageError("--user needs a password: set SMTP_PASSWORD or give --password-file")
         }
         return password

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import Glibc
 import SMTPCore
 import SMTPDriverCore
 
@@ -148,7 +148,7 @@ struct SMTPSend: ParsableCommand {
                 print(fullMessage(for: error))
                 status = 0
             } else {
-                FileHandle.standardError.write(Data("smtp-send: \(message(for: error))\n\(usageString)\n".utf8))
+                writeAll(2, "smtp-send: \(message(for: error))\n\(usageString)\n")
                 status = 2
             }
         }
@@ -159,7 +159,7 @@ struct SMTPSend: ParsableCommand {
 
     static func exitNow(_ status: Int32) -> Never {
         TemporaryFiles.removeAll()
-        Foundation.exit(status)
+        Glibc.exit(status)
     }
 
     /// Refuses bad input (exit 2) or runs the send.
@@ -168,10 +168,10 @@ struct SMTPSend: ParsableCommand {
             let plan = try Plan(command: self)
             return plan.run()
         } catch let error as UsageError {
-            FileHandle.standardError.write(Data("smtp-send: \(error.message)\n\(Self.usageString)\n".utf8))
+            writeAll(2, "smtp-send: \(error.message)\n\(Self.usageString)\n")
             return 2
         } catch {
-            FileHandle.standardError.write(Data("smtp-send: \(error)\n".utf8))
+            writeAll(2, "smtp-send: \(error)\n")
             return 2
         }
     }

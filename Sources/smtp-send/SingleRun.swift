@@ -1,4 +1,3 @@
-import Foundation
 import SMTPCore
 import SMTPDriverCore
 import SMTPSocketDriver

@@ -243,7 +243,7 @@ def test_load_mode_every_message_accounted_for(rig, driver):
     run = smtp_send("--driver", driver, "--tls", "off", "--repeat", "500", "--connections", "5",
                     f"127.0.0.1:{rig['RIG_SINK_DUMP_PORT']}", "load@example.org", "sink@example.net")
     assert run.status == 0, run
-    assert re.fullmatch(r"Sent 500 messages in [0-9.]+ s \([0-9.]+ msg/s\), 0 failed", run.lines[-1]), run
+    assert re.fullmatch(r"Sent 500 messages in [0-9]+\.[0-9]{3} s \([0-9]+\.[0-9] msg/s\), 0 failed", run.lines[-1]), run
     # Every message reached the sink: one dump file each.
     import time
     deadline = time.time() + 10
