@@ -107,7 +107,7 @@ def main():
 
     # Concurrency: the libuv driver against smtp-source -s N.
     for sessions in (1, 10, 50, 100):
-        results["concurrency"].append(paired(f"{sessions} sessions into smtp-sink (libuv)",
+        results["concurrency"].append(paired(f"{sessions} session{'' if sessions == 1 else 's'} into smtp-sink (libuv)",
                                              smtp_send(messages, sink, connections=sessions, driver="uv",
                                                        extra=("--data", one_kb)),
                                              smtp_source(sessions, messages, sink), messages, runs) | {"sessions": sessions})
