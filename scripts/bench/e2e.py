@@ -124,7 +124,7 @@ def main():
     per = {}
     for label, port, count, tls in (("plaintext", sink, 1000, ()), ("TLS", postfix, 150, ("--tls", "required"))):
         def run(n):
-            command = [BIN, "--driver", "uv", "--repeat", str(n), "--connections", str(n), "--data", one_kb]
+            command = [BIN, "--driver", "uv", "--timeout", "30", "--repeat", str(n), "--connections", str(n), "--data", one_kb]
             command += list(tls) if tls else ["--tls", "off"]
             if tls:
                 command += ["--ca-file", RIG["RIG_CA_FILE"], "--tls-name", "localhost"]

@@ -514,10 +514,14 @@ do_start() {
         --spool "$SPOOL" --user "$SASL_USER" --password "$SASL_PASSWORD"
 
     chown nobody "$SINK_DUMP"
-    start_bg sink "$LOGS/sink.log" smtp-sink -u nobody "127.0.0.1:$P_SINK" 256
-    start_bg sink-nopipe "$LOGS/sink-nopipe.log" smtp-sink -u nobody -p "127.0.0.1:$P_SINK_NOPIPE" 256
+    # A listen backlog as deep as the kernel allows: 1,000 clients connecting at once overflow a
+    # backlog of 256, and a connection whose handshake the kernel then drops looks established to
+    # the client, which waits for a greeting until its timeout (RFC 5321: 5 minutes).
+    SINK_BACKLOG=$(cat /proc/sys/net/core/somaxconn 2>/dev/null || echo 4096)
+    start_bg sink "$LOGS/sink.log" smtp-sink -u nobody "127.0.0.1:$P_SINK" "$SINK_BACKLOG"
+    start_bg sink-nopipe "$LOGS/sink-nopipe.log" smtp-sink -u nobody -p "127.0.0.1:$P_SINK_NOPIPE" "$SINK_BACKLOG"
     start_bg sink-dump "$LOGS/sink-dump.log" smtp-sink -u nobody -d "$SINK_DUMP/%Y%m%d%H%M%S." \
-        "127.0.0.1:$P_SINK_DUMP" 256
+        "127.0.0.1:$P_SINK_DUMP" "$SINK_BACKLOG"
 
     if ! probe "$WAIT_SECONDS"; then
         die "not every server came up (see above)"
