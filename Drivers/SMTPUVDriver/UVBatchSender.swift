@@ -74,6 +74,12 @@ public final class UVBatchSender {
             case .notDelivered, .unknown: summary.failed += 1
             }
             completion(index, report)
+            if finished == count {
+                // Every message is done. A session that never took one (still connecting, or
+                // waiting for a greeting that may never come) has nothing left to do: end it now
+                // rather than at its timeout.
+                for connection in live.values.filter({ $0.startedMessages == 0 }) { connection.cancel() }
+            }
         }
 
         let supplier: ClientConnection.MessageSupplier = {
@@ -86,7 +92,7 @@ public final class UVBatchSender {
         var open: (() -> Void)!
         let onClosed: (UVConnection) -> Void = { connection in
             live.removeValue(forKey: ObjectIdentifier(connection))
-            if let failure = connection.connection?.failure {
+            if let failure = connection.connection?.failure, failure != .cancelled {
                 lastFailure = failure
                 summary.lastError = "\(failure)"
             } else if let error = connection.connectError {

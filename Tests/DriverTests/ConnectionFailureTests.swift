@@ -2,6 +2,7 @@ import Foundation
 import SMTPCore
 import SMTPDriverCore
 import SMTPTLS
+import SMTPUVDriver
 import Testing
 
 /// Connection-level failures need no rig: a closed port, and a real TCP peer that misbehaves.
@@ -49,6 +50,32 @@ struct ConnectionFailureTests {
         #expect(result.sessionError == .timeout(.greeting))
         #expect(result.elapsed >= .milliseconds(900))
         #expect(result.elapsed < .seconds(5), "the deadline fires on time, no hang")
+        #expect(peer.waitUntilDone())
+    }
+
+    /// libuv batch: one session is served, the other never gets a greeting. Once the last
+    /// message is delivered the silent session has nothing to do, and the batch must end then,
+    /// not at the silent session's greeting timeout (5 minutes here, the RFC default).
+    @Test func aBatchEndsWithItsLastMessageThoughASessionNeverGotItsGreeting() throws {
+        let transaction: [ScriptedPeer.Step] = [
+            .expect("MAIL"), .send("250 ok\r\n"), .expect("RCPT"), .send("250 ok\r\n"),
+            .expect("DATA"), .send("354 go\r\n"), .expect("\r\n.\r\n"), .send("250 queued\r\n"),
+        ]
+        let peer = try ScriptedPeer([.send("220 peer ESMTP\r\n"), .expect("EHLO"), .send("250 peer\r\n")]
+                                    + transaction + transaction + [.expect("QUIT"), .send("221 bye\r\n")],
+                                    silentLaterConnections: true)
+        let options = ClientOptions(host: "127.0.0.1", port: peer.port, tlsPolicy: .off, heloName: "client.test.local")
+        // Two messages, two sessions: the served one takes both (messages go to whichever
+        // session asks), the other waits for a greeting that never comes.
+        let sender = UVBatchSender(options: options, connections: 2)
+        let started = ContinuousClock.now
+        var reports: [DeliveryReport] = []
+        let summary = try sender.run(count: 2, makeMessage: { _ in message() }, completion: { reports.append($1) })
+        #expect(summary.delivered == 2 && reports.count == 2)
+        #expect(summary.connectionsOpened == 2)
+        #expect(summary.lastError == nil, "ending an idle session is not a failure: \(String(describing: summary.lastError))")
+        #expect(summary.loopClosedCleanly)
+        #expect(ContinuousClock.now - started < .seconds(10), "the batch waited for the silent session")
         #expect(peer.waitUntilDone())
     }
 

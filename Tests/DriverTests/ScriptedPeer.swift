@@ -7,7 +7,8 @@ final class ScriptedPeer: @unchecked Sendable {
     enum Step {
         /// Send these bytes.
         case send(String)
-        /// Read until this text has arrived (or the client closes).
+        /// Read until this text has arrived after what the previous `expect` matched (or the
+        /// client closes).
         case expect(String)
         /// Close the connection.
         case close
@@ -18,12 +19,15 @@ final class ScriptedPeer: @unchecked Sendable {
     let port: UInt16
     private let listener: Int32
     private let steps: [Step]
+    /// Connections after the first: accepted and held open, silent, until the client leaves.
+    private let silentLaterConnections: Bool
     private let lock = NSLock()
     private var receivedText = ""
     private let finished = DispatchSemaphore(value: 0)
 
-    init(_ steps: [Step]) throws {
+    init(_ steps: [Step], silentLaterConnections: Bool = false) throws {
         self.steps = steps
+        self.silentLaterConnections = silentLaterConnections
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -48,7 +52,10 @@ final class ScriptedPeer: @unchecked Sendable {
         thread.start()
     }
 
-    deinit { Glibc.close(listener) }
+    deinit {
+        shutdown(listener, Int32(SHUT_RDWR)) // wakes a thread blocked in accept()
+        Glibc.close(listener)
+    }
 
     var received: String {
         lock.lock()
@@ -66,13 +73,32 @@ final class ScriptedPeer: @unchecked Sendable {
         let client = accept(listener, nil, nil)
         guard client >= 0 else { return }
         defer { Glibc.close(client) }
+        if silentLaterConnections {
+            Thread { [listener] in
+                while true {
+                    let later = accept(listener, nil, nil)
+                    guard later >= 0 else { return }
+                    Thread {
+                        var buffer = [UInt8](repeating: 0, count: 512)
+                        while recv(later, &buffer, buffer.count, 0) > 0 {}
+                        Glibc.close(later)
+                    }.start()
+                }
+            }.start()
+        }
         var buffer = [UInt8](repeating: 0, count: 4096)
+        var matched = 0 // characters of `received` consumed by `expect` steps
         for step in steps {
             switch step {
             case .send(let text):
                 _ = text.withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
             case .expect(let text):
-                while !received.contains(text) {
+                while true {
+                    let all = received
+                    if let match = all.range(of: text, range: all.index(all.startIndex, offsetBy: matched)..<all.endIndex) {
+                        matched = all.distance(from: all.startIndex, to: match.upperBound)
+                        break
+                    }
                     let count = recv(client, &buffer, buffer.count, 0)
                     if count <= 0 { return }
                     lock.lock()

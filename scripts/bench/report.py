@@ -138,7 +138,7 @@ def targets(micro, e2e, hyperfine):
     bdat = next(row for row in e2e["pairs"] if "BDAT" in row["name"])
     lines.append(f"| BDAT into Postfix ≥ smtp-source, same sessions | {bdat['ratio']}x | {'met' if bdat['ratio'] >= 1 else 'missed'} |")
     for row in e2e["concurrency"]:
-        lines.append(f"| libuv ≥ smtp-source at {row['sessions']} sessions | {row['ratio']}x | {'met' if row['ratio'] >= 1 else 'missed'} |")
+        lines.append(f"| libuv ≥ smtp-source at {row['sessions']} session{'' if row['sessions'] == 1 else 's'} | {row['ratio']}x | {'met' if row['ratio'] >= 1 else 'missed'} |")
     ours = next(r for r in hyperfine["results"] if r["command"] == "smtp-send")
     curl = next(r for r in hyperfine["results"] if r["command"] == "curl")
     lines.append(f"| one STARTTLS send no slower than curl | {ours['mean'] * 1000:.1f} ms vs {curl['mean'] * 1000:.1f} ms mean "
