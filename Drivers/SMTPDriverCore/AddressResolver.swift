@@ -67,29 +67,54 @@ public enum AddressResolver {
 }
 
 /// The EHLO name when none is given: this machine's fully qualified name, or else an address
-/// literal for the local end of the connection.
+/// literal for the local end of the connection (RFC 5321 §4.1.4 allows one when the client has
+/// no domain name). The name is gethostname() when that is qualified, or else the canonical name
+/// /etc/hosts gives it (as on Debian: "127.0.1.1 host.example.org host"). It is read once, and
+/// never through DNS: a resolver lookup of our own name can block for seconds outside every
+/// deadline.
 public enum LocalName {
     public static func heloName(localAddress: sockaddr_storage?, length: socklen_t) -> String {
-        if let fqdn = fullyQualifiedHostName() { return fqdn }
+        if let name = qualifiedHostName { return name }
         guard let localAddress else { return "[127.0.0.1]" }
         let text = ResolvedAddress.numericHost(localAddress, length)
         return Int32(localAddress.ss_family) == AF_INET6 ? "[IPv6:\(text.split(separator: "%").first ?? "")]" : "[\(text)]"
     }
 
-    static func fullyQualifiedHostName() -> String? {
+    static let qualifiedHostName: String? = {
         var name = [CChar](repeating: 0, count: 256)
         guard gethostname(&name, name.count) == 0 else { return nil }
         let host = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         if isPlausibleFQDN(host) { return host }
-        var hints = addrinfo()
-        hints.ai_flags = AI_CANONNAME
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var list: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, nil, &hints, &list) == 0, let list else { return nil }
-        defer { freeaddrinfo(list) }
-        guard let canonical = list.pointee.ai_canonname else { return nil }
-        let canonicalName = String(cString: canonical)
-        return isPlausibleFQDN(canonicalName) ? canonicalName : nil
+        return canonicalName(of: host, hostsFile: readHostsFile())
+    }()
+
+    /// The first name on the /etc/hosts line that lists `host`, when it is qualified.
+    static func canonicalName(of host: String, hostsFile: String) -> String? {
+        let wanted = host.lowercased()
+        for line in hostsFile.split(whereSeparator: { $0 == "\n" }) {
+            let fields = line.prefix { $0 != "#" }.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
+            guard fields.count >= 2 else { continue }
+            let names = fields.dropFirst()
+            if names.contains(where: { $0.lowercased() == wanted }), isPlausibleFQDN(String(names.first!)) {
+                return String(names.first!)
+            }
+        }
+        return nil
+    }
+
+    private static func readHostsFile() -> String {
+        let descriptor = open("/etc/hosts", O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return "" }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while bytes.count < 256 * 1024 {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { break }
+            bytes += buffer[0..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func isPlausibleFQDN(_ name: String) -> Bool {
