@@ -19,7 +19,7 @@ unit-test:
 fuzz-smoke:
 	@Fuzz/smoke.sh 60
 
-## Regenerate BENCHMARKS.md and its chart (about 15 minutes).
+## Regenerate BENCHMARKS.md and its chart (about 10 minutes).
 bench:
 	@scripts/bench.sh
 

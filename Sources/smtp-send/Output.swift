@@ -20,17 +20,26 @@ final class Output: @unchecked Sendable {
         lock.withLock { writeAll(2, text + "\n") }
     }
 
-    /// The observer given to the drivers. `announce` is false for all but the first session in
-    /// load mode, so the TLS lines print once.
+    /// The observer given to the drivers. The seed's TLS lines print once per observer: the libuv
+    /// driver shares one among all its sessions (on its one thread); the socket driver's load
+    /// mode gives each session thread its own, with `announce` false for all but the first.
     func observer(announce: Bool) -> SessionObserver {
         var tlsUp = false
+        var announcedNegotiation = false
+        var announcedFallback = false
         var announcedUse = false
         return { [self] event, info in
             switch event {
             case .negotiatingTLS:
-                if announce { line("Negotiating TLS....") }
+                if announce, !announcedNegotiation {
+                    announcedNegotiation = true
+                    line("Negotiating TLS....")
+                }
             case .continuingWithoutTLS:
-                if announce { line("Server does not support TLS; using normal connection.") }
+                if announce, !announcedFallback {
+                    announcedFallback = true
+                    line("Server does not support TLS; using normal connection.")
+                }
             case .tlsEstablished:
                 tlsUp = true
                 if verbose { error("-- TLS established: \(info.tls ?? "?") --") }

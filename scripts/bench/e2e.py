@@ -120,17 +120,22 @@ def main():
     print(f"bench: {size} byte message: peak RSS {rss} KiB", file=sys.stderr)
     os.unlink(big)
 
-    # Memory per concurrent session (libuv): peak RSS with N sessions against one session.
+    # Memory per concurrent session (libuv): peak RSS with N sessions against one session. Each
+    # session sends `each` messages, so all N are open together for most of the run (with one
+    # message each, early sessions end before late ones are up); a busy session holds at least
+    # what an idle one does, so this is an upper bound for an idle session.
     per = {}
-    for label, port, count, tls in (("plaintext", sink, 1000, ()), ("TLS", postfix, 150, ("--tls", "required"))):
+    for label, port, count, each, tls in (("plaintext", sink, 1000, 10, ()),
+                                          ("TLS", postfix, 150, 20, ("--tls", "required"))):
         def run(n):
-            command = [BIN, "--driver", "uv", "--timeout", "30", "--repeat", str(n), "--connections", str(n), "--data", one_kb]
+            command = [BIN, "--driver", "uv", "--timeout", "30", "--repeat", str(n * each), "--connections", str(n),
+                       "--data", one_kb]
             command += list(tls) if tls else ["--tls", "off"]
             if tls:
                 command += ["--ca-file", RIG["RIG_CA_FILE"], "--tls-name", "localhost"]
             return peak_rss_kib(command + [f"127.0.0.1:{port}", "load@example.org", "sink@example.net"])
         base, many = run(1), run(count)
-        per[label] = {"sessions": count, "peak_rss_one_kib": base, "peak_rss_many_kib": many,
+        per[label] = {"sessions": count, "messages_per_session": each, "peak_rss_one_kib": base, "peak_rss_many_kib": many,
                       "per_session_kib": round((many - base) / (count - 1), 1)}
         print(f"bench: memory per {label} session: {per[label]['per_session_kib']} KiB", file=sys.stderr)
     results["memory_per_session"] = per
