@@ -23,8 +23,15 @@ struct LoadRun {
             progress.update(done: delivered + failed, failed: failed)
         }
         let makeMessage: (Int) -> OutgoingMessage = { _ in
-            // The content is read once; every message shares it (files are reopened per message).
-            (try? plan.makeMessage()) ?? OutgoingMessage(from: plan.sender, to: plan.recipients, content: [])
+            // The content was scanned once; a small message is shared from memory, a large file
+            // is reopened for each message. A file that can no longer be opened fails the
+            // message (never an empty one sent in its place).
+            do {
+                return try plan.makeMessage()
+            } catch {
+                return OutgoingMessage(envelope: Envelope(sender: plan.sender, recipients: plan.recipients.map { Recipient($0) }),
+                                       body: UnreadableBody(error))
+            }
         }
 
         switch plan.driver {
@@ -128,4 +135,13 @@ final class Progress: @unchecked Sendable {
     func finish() {
         if enabled { writeAll(2, "\n") }
     }
+}
+
+/// The body of a message whose file could not be opened: its first read fails.
+private final class UnreadableBody: MessageBodySource {
+    private let error: MessageSourceError
+    init(_ error: any Error) { self.error = (error as? MessageSourceError) ?? MessageSourceError("\(error)") }
+    var knownSize: Int? { nil }
+    func read(into destination: UnsafeMutableRawBufferPointer) throws(MessageSourceError) -> Int { throw error }
+    func rewind() throws(MessageSourceError) {}
 }

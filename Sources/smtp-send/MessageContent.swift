@@ -2,11 +2,13 @@ import Glibc
 import SMTPCore
 import SMTPDriverCore
 
-/// The message to send: the built-in test message, or a file, or standard input spooled to an
-/// unlinked temporary file (so it streams in constant memory, can be resent, and has a size).
+/// The message to send: the built-in test message, or a file, or standard input spooled to a
+/// temporary file (so it streams in constant memory, can be resent, and has a size). A message of
+/// at most 64 KiB is kept in memory after the scan, so load mode does not reopen the file for
+/// every message.
 struct MessageContent: Sendable {
     enum Source: Sendable {
-        case builtIn([UInt8])
+        case inMemory([UInt8])
         case file(path: String, size: Int)
     }
 
@@ -17,14 +19,14 @@ struct MessageContent: Sendable {
     /// A fresh body source for one send.
     func makeBody() throws -> any MessageBodySource {
         switch source {
-        case .builtIn(let bytes): return BytesBody(bytes)
+        case .inMemory(let bytes): return BytesBody(bytes)
         case .file(let path, _): return try FileBody(path: path)
         }
     }
 
     var size: Int {
         switch source {
-        case .builtIn(let bytes): bytes.count
+        case .inMemory(let bytes): bytes.count
         case .file(_, let size): size
         }
     }
@@ -51,7 +53,7 @@ struct MessageContent: Sendable {
 
             """
         let bytes = Array(text.utf8)
-        return MessageContent(source: .builtIn(bytes), isEightBit: bytes.contains { $0 >= 0x80 })
+        return MessageContent(source: .inMemory(bytes), isEightBit: bytes.contains { $0 >= 0x80 })
     }
 
     /// "To: a, b,\r\n c" folded (RFC 5322 §2.2.3) so no line passes 78 characters, whatever
@@ -83,6 +85,7 @@ struct MessageContent: Sendable {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
         defer { buffer.deallocate() }
         var size = 0
+        var kept: [UInt8]? = []
         var eightBit = false
         var lineLength = 0
         var line = 1
@@ -107,9 +110,13 @@ struct MessageContent: Sendable {
                 }
             }
             size += count
+            if kept != nil, size <= keptLimit { kept! += buffer[0..<count] } else { kept = nil }
         }
+        if let kept { return MessageContent(source: .inMemory(kept), isEightBit: eightBit) }
         return MessageContent(source: .file(path: readPath, size: size), isEightBit: eightBit)
     }
+
+    static let keptLimit = 64 * 1024
 
     /// Copies standard input to a temporary file in 64 KiB steps.
     private static func spoolStandardInput() throws -> String {

@@ -36,8 +36,10 @@ def peak_rss_kib(command):
     return int(completed.stderr.strip().splitlines()[-1])
 
 
-def smtp_source(sessions, count, port, size=1024):
-    return ["smtp-source", "-s", str(sessions), "-m", str(count), "-l", str(size),
+def smtp_source(sessions, count, port, size=1024, reuse=False):
+    """smtp-source as the issue names it; by default each of its messages is a new connection,
+    with `reuse` (-d) each session keeps its connection, like smtp-send."""
+    return ["smtp-source", *(["-d"] if reuse else []), "-s", str(sessions), "-m", str(count), "-l", str(size),
             "-f", "load@example.org", "-t", "sink@example.net", f"127.0.0.1:{port}"]
 
 
@@ -96,6 +98,9 @@ def main():
     results["pairs"].append(paired("1 connection into smtp-sink, pipelining (socket driver)",
                                    smtp_send(messages, sink, extra=("--data", one_kb)),
                                    smtp_source(1, messages, sink), messages, runs))
+    results["pairs"].append(paired("1 connection into smtp-sink (socket driver) vs smtp-source -d (one connection too)",
+                                   smtp_send(messages, sink, extra=("--data", one_kb)),
+                                   smtp_source(1, messages, sink, reuse=True), messages, runs))
     results["pairs"].append(paired("1 connection into smtp-sink, pipelining (libuv driver)",
                                    smtp_send(messages, sink, driver="uv", extra=("--data", one_kb)),
                                    smtp_source(1, messages, sink), messages, runs))
@@ -111,6 +116,11 @@ def main():
                                              smtp_send(messages, sink, connections=sessions, driver="uv",
                                                        extra=("--data", one_kb)),
                                              smtp_source(sessions, messages, sink), messages, runs) | {"sessions": sessions})
+        reuse = paired(f"{sessions} session{'' if sessions == 1 else 's'} into smtp-sink (libuv) vs smtp-source -d",
+                       smtp_send(messages, sink, connections=sessions, driver="uv", extra=("--data", one_kb)),
+                       smtp_source(sessions, messages, sink, reuse=True), messages, runs)
+        results["concurrency"][-1] |= {"smtp_source_reuse_msgs": reuse["smtp_source_msgs"], "ratio_reuse": reuse["ratio"],
+                                       "smtp_send_reuse_run_msgs": reuse["smtp_send_msgs"]}
 
     # A 1 GiB message streamed from a file: peak resident memory.
     big = message_file(1 << 30) if not args.quick else message_file(64 << 20)

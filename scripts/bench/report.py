@@ -20,6 +20,9 @@ def chart(e2e, path):
     fig, axis = plt.subplots(figsize=(7, 4.2), dpi=120)
     axis.plot(sessions, [row["smtp_send_msgs"] for row in rows], marker="o", label="smtp-send (libuv, pipelining)")
     axis.plot(sessions, [row["smtp_source_msgs"] for row in rows], marker="s", label="Postfix smtp-source")
+    if all("smtp_source_reuse_msgs" in row for row in rows):
+        axis.plot(sessions, [row["smtp_source_reuse_msgs"] for row in rows], marker="^", linestyle="--",
+                  label="smtp-source -d (keeps its connections)")
     for row in rows:
         axis.annotate(f"{row['ratio']}x", (row["sessions"], row["smtp_send_msgs"]), textcoords="offset points",
                       xytext=(0, 8), ha="center", fontsize=8)
@@ -134,11 +137,16 @@ def targets(micro, e2e, hyperfine):
                 lines.append(f"| ≤ 8 mallocs per message: {name} | {mallocs:.0f} for 1,000 messages "
                              f"({per:.3f} per message, session set-up included) | {'met' if per <= 8 else 'missed'} |")
     sink = e2e["pairs"][0]
-    lines.append(f"| one connection into smtp-sink ≥ 2x smtp-source | {sink['ratio']}x | {'met' if sink['ratio'] >= 2 else 'missed'} |")
+    reuse = next((row for row in e2e["pairs"] if "smtp-source -d" in row["name"]), None)
+    also = f" ({reuse['ratio']}x against `smtp-source -d`, which keeps one connection too)" if reuse else ""
+    lines.append(f"| one connection into smtp-sink ≥ 2x smtp-source | {sink['ratio']}x{also} | "
+                 f"{'met' if sink['ratio'] >= 2 else 'missed'} |")
     bdat = next(row for row in e2e["pairs"] if "BDAT" in row["name"])
     lines.append(f"| BDAT into Postfix ≥ smtp-source, same sessions | {bdat['ratio']}x | {'met' if bdat['ratio'] >= 1 else 'missed'} |")
     for row in e2e["concurrency"]:
-        lines.append(f"| libuv ≥ smtp-source at {row['sessions']} session{'' if row['sessions'] == 1 else 's'} | {row['ratio']}x | {'met' if row['ratio'] >= 1 else 'missed'} |")
+        reuse = f" ({row['ratio_reuse']}x against `smtp-source -d`)" if "ratio_reuse" in row else ""
+        lines.append(f"| libuv ≥ smtp-source at {row['sessions']} session{'' if row['sessions'] == 1 else 's'} | "
+                     f"{row['ratio']}x{reuse} | {'met' if row['ratio'] >= 1 else 'missed'} |")
     ours = next(r for r in hyperfine["results"] if r["command"] == "smtp-send")
     curl = next(r for r in hyperfine["results"] if r["command"] == "curl")
     lines.append(f"| one STARTTLS send no slower than curl | {ours['mean'] * 1000:.1f} ms vs {curl['mean'] * 1000:.1f} ms mean "
@@ -191,11 +199,16 @@ def main():
     out.append("Command: `scripts/bench/e2e.py` (with the rig up). 1 KB messages; smtp-send uses "
                f"PIPELINING (and BDAT where offered); smtp-source uses HELO and never pipelines. "
                f"{e2e['pairs'][0]['runs']} alternating runs per pair.\n")
-    out.append("| comparison | messages | smtp-send msg/s | smtp-source msg/s | ratio |")
-    out.append("|---|---:|---:|---:|---:|")
+    out.append("smtp-source as the issue names it (`smtp-source -s N`) opens a new connection for every "
+               "message; `smtp-source -d` keeps each session's connection, as smtp-send does. The targets are "
+               "judged against the former; the latter is shown beside it because it is the like-for-like "
+               "comparison of the protocol work.\n")
+    out.append("| comparison | messages | smtp-send msg/s | smtp-source msg/s | ratio | smtp-source -d msg/s | ratio |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|")
     for row in e2e["pairs"] + e2e["concurrency"]:
+        reuse = (f"{row['smtp_source_reuse_msgs']:.0f} | **{row['ratio_reuse']}x**" if "ratio_reuse" in row else " | ")
         out.append(f"| {row['name']} | {row['count']} | {row['smtp_send_msgs']:.0f} | {row['smtp_source_msgs']:.0f} | "
-                   f"**{row['ratio']}x** |")
+                   f"**{row['ratio']}x** | {reuse} |")
     out.append("")
     out.append(f"![messages per second against concurrency]({args.chart})\n")
 
