@@ -98,7 +98,7 @@ def main():
     results["pairs"].append(paired("1 connection into smtp-sink, pipelining (socket driver)",
                                    smtp_send(messages, sink, extra=("--data", one_kb)),
                                    smtp_source(1, messages, sink), messages, runs))
-    results["pairs"].append(paired("1 connection into smtp-sink (socket driver) vs smtp-source -d (one connection too)",
+    results["pairs"].append(paired("1 connection into smtp-sink, pipelining (socket driver) vs smtp-source -d",
                                    smtp_send(messages, sink, extra=("--data", one_kb)),
                                    smtp_source(1, messages, sink, reuse=True), messages, runs))
     results["pairs"].append(paired("1 connection into smtp-sink, pipelining (libuv driver)",
