@@ -85,7 +85,7 @@ public enum LocalName {
         guard gethostname(&name, name.count) == 0 else { return nil }
         let host = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         if isPlausibleFQDN(host) { return host }
-        return canonicalName(of: host, hostsFile: readHostsFile())
+        return canonicalName(of: host, hostsFile: String(decoding: FileBody.contents(of: "/etc/hosts", limit: 256 * 1024) ?? [], as: UTF8.self))
     }()
 
     /// The first name on the /etc/hosts line that lists `host`, when it is qualified.
@@ -100,21 +100,6 @@ public enum LocalName {
             }
         }
         return nil
-    }
-
-    private static func readHostsFile() -> String {
-        let descriptor = open("/etc/hosts", O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return "" }
-        defer { close(descriptor) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while bytes.count < 256 * 1024 {
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            guard count > 0 else { break }
-            bytes += buffer[0..<count]
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func isPlausibleFQDN(_ name: String) -> Bool {

@@ -82,6 +82,20 @@ public final class FileBody: MessageBodySource {
         if ownsDescriptor { close(descriptor) }
     }
 
+    /// The first `limit` octets of a small file (a password file, /etc/hosts), or nil when it
+    /// cannot be opened or read.
+    public static func contents(of path: String, limit: Int) -> [UInt8]? {
+        guard let file = try? FileBody(path: path) else { return nil }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while bytes.count < limit {
+            guard let count = try? buffer.withUnsafeMutableBytes({ try file.read(into: $0) }) else { return nil }
+            if count == 0 { break }
+            bytes += buffer[0..<min(count, limit - bytes.count)]
+        }
+        return bytes
+    }
+
     public func read(into destination: UnsafeMutableRawBufferPointer) throws(MessageSourceError) -> Int {
         guard let base = destination.baseAddress, destination.count > 0 else { return 0 }
         var result = 0

@@ -4,8 +4,6 @@ import SMTPDriverCore
 /// Everything smtp-send prints: the seed's lines on stdout, the transcript on stderr.
 final class Output: @unchecked Sendable {
     let verbose: Bool
-    private var tlsStarted = false
-    private var announcedTLS = false
     private let lock = Lock()
 
     init(verbose: Bool) {

@@ -111,7 +111,7 @@ struct Plan: Sendable {
     /// SMTP_PASSWORD, or the first line of --password-file.
     static func password(file: String?) throws -> String {
         if let file {
-            guard let bytes = readSmallFile(file), let text = String(validating: bytes, as: UTF8.self) else {
+            guard let bytes = FileBody.contents(of: file, limit: 64 * 1024), let text = String(validating: bytes, as: UTF8.self) else {
                 throw UsageError("cannot read --password-file \(file)")
             }
             let line = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).first.map(String.init) ?? ""

@@ -117,20 +117,3 @@ func environment(_ name: String) -> String? {
 func isReadable(_ path: String) -> Bool {
     access(path, R_OK) == 0
 }
-
-/// The first `limit` bytes of a small file (a password file), or nil when it cannot be read.
-func readSmallFile(_ path: String, limit: Int = 64 * 1024) -> [UInt8]? {
-    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-    guard descriptor >= 0 else { return nil }
-    defer { close(descriptor) }
-    var result: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while result.count < limit {
-        let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-        if count < 0, errno == EINTR { continue }
-        guard count >= 0 else { return nil }
-        if count == 0 { break }
-        result += buffer[0..<count]
-    }
-    return result
-}

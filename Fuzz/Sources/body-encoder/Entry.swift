@@ -1,5 +1,9 @@
-// libFuzzer entry point for the body-encoder target. The invariant it checks is documented on
-// FuzzHarness.bodyEncoder(_:) in Sources/SMTPFuzzing and summarized in Fuzz/README.md.
+// libFuzzer entry point for the body-encoder target.
+// Invariant: arbitrary body bytes in arbitrary chunks, in each mode (DATA, BDAT text, binary): the
+// result does not depend on the chunking; a refusal is the first problem a reference scan finds;
+// otherwise decoding the wire as a strict server does (CRLF lines, dot un-stuffing) gives back the
+// normalized body exactly, and the end-of-data sequence appears only at the end.
+// The full statement is on FuzzHarness.bodyEncoder(_:) in Sources/SMTPFuzzing and in Fuzz/README.md.
 import FuzzReplay
 import SMTPFuzzing
 

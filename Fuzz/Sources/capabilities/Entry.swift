@@ -1,5 +1,9 @@
-// libFuzzer entry point for the capabilities target. The invariant it checks is documented on
-// FuzzHarness.capabilities(_:) in Sources/SMTPFuzzing and summarized in Fuzz/README.md.
+// libFuzzer entry point for the capabilities target.
+// Invariant: an arbitrary EHLO reply never traps and always yields a well-formed capability set:
+// only known flags, each exactly when an independent reading of the lines finds its keyword; SIZE
+// nil or positive and only with its flag; AUTH names unique, upper case, RFC 4422 syntax; and the
+// engine given that reply reports the same set and acts on STARTTLS as the TLS policy says.
+// The full statement is on FuzzHarness.capabilities(_:) in Sources/SMTPFuzzing and in Fuzz/README.md.
 import FuzzReplay
 import SMTPFuzzing
 

@@ -1,5 +1,9 @@
-// libFuzzer entry point for the reply-parser target. The invariant it checks is documented on
-// FuzzHarness.replyParser(_:) in Sources/SMTPFuzzing and summarized in Fuzz/README.md.
+// libFuzzer entry point for the reply-parser target.
+// Invariant: any bytes, fed whole and again split at fuzzer-chosen points (replies pulled after
+// every piece, or lazily), give the same sequence of replies or the same protocol error; nothing
+// traps; every reply is well-formed and within the configured (fuzzed) limits, and while the
+// parser waits for more bytes it holds at most maxReplySize unreturned bytes.
+// The full statement is on FuzzHarness.replyParser(_:) in Sources/SMTPFuzzing and in Fuzz/README.md.
 import FuzzReplay
 import SMTPFuzzing
 
