@@ -1,33 +1,30 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// Products, from the bottom up (README "Packages and products" shows the dependencies lines):
+//   SMTPCore          the pure protocol engine (no Foundation, no Glibc, no clock, no I/O)
+//   SMTPTLS           OpenSSL over memory BIOs, and the SASL mechanisms that need libcrypto
+//   SMTPConnection    the layer every driver shares: options, messages, outcomes, ClientConnection
+//   SMTPSocketDriver  blocking POSIX sockets (SMTPClient.send, BlockingSession)
+//   SMTPUVDriver      libuv: many sessions on one loop and one thread (UVBatchSender)
+//   smtp-send         the command-line client
 let package = Package(
     name: "smtp-machine",
     products: [
         .executable(name: "smtp-send", targets: ["smtp-send"]),
         .library(name: "SMTPCore", targets: ["SMTPCore"]),
-        // Invariant-checking harnesses for the libFuzzer targets in Fuzz/ and the regression replay.
-        .library(name: "SMTPFuzzing", targets: ["SMTPFuzzing"]),
-        // OpenSSL TLS over memory BIOs, and the SASL mechanisms that need libcrypto.
         .library(name: "SMTPTLS", targets: ["SMTPTLS"]),
-        // The blocking POSIX-socket driver.
+        .library(name: "SMTPConnection", targets: ["SMTPConnection"]),
         .library(name: "SMTPSocketDriver", targets: ["SMTPSocketDriver"]),
-        // The libuv driver: many sessions on one loop and one thread.
         .library(name: "SMTPUVDriver", targets: ["SMTPUVDriver"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        // The pure protocol engine: no Foundation, no Glibc, no clock, no I/O.
         .target(
             name: "SMTPCore",
             path: "Sources/SMTPCore"
-        ),
-        .target(
-            name: "SMTPFuzzing",
-            dependencies: ["SMTPCore"],
-            path: "Sources/SMTPFuzzing"
         ),
         // Drivers: everything that touches the operating system lives under Drivers/.
         .systemLibrary(
@@ -42,13 +39,13 @@ let package = Package(
             path: "Drivers/SMTPTLS"
         ),
         .target(
-            name: "SMTPDriverCore",
+            name: "SMTPConnection",
             dependencies: ["SMTPCore", "SMTPTLS"],
-            path: "Drivers/SMTPDriverCore"
+            path: "Drivers/SMTPConnection"
         ),
         .target(
             name: "SMTPSocketDriver",
-            dependencies: ["SMTPCore", "SMTPTLS", "SMTPDriverCore"],
+            dependencies: ["SMTPCore", "SMTPTLS", "SMTPConnection"],
             path: "Drivers/SMTPSocketDriver"
         ),
         .systemLibrary(
@@ -59,26 +56,33 @@ let package = Package(
         ),
         .target(
             name: "SMTPUVDriver",
-            dependencies: ["SMTPCore", "SMTPTLS", "SMTPDriverCore", "CLibUV"],
+            dependencies: ["SMTPCore", "SMTPTLS", "SMTPConnection", "CLibUV"],
             path: "Drivers/SMTPUVDriver"
         ),
         // The command-line client: wires options to a driver, prints the seed's lines.
         .executableTarget(
             name: "smtp-send",
             dependencies: [
-                "SMTPCore", "SMTPTLS", "SMTPDriverCore", "SMTPSocketDriver", "SMTPUVDriver",
+                "SMTPCore", "SMTPTLS", "SMTPConnection", "SMTPSocketDriver", "SMTPUVDriver",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/smtp-send"
         ),
+        // The fuzz harnesses' invariant checks (the oracle), for the regression replay in the
+        // tests. Not a product: the Fuzz/ package compiles the same files as its own module.
+        .target(
+            name: "SMTPFuzzOracle",
+            dependencies: ["SMTPCore", "SMTPConnection"],
+            path: "Fuzz/Sources/SMTPFuzzing"
+        ),
         .testTarget(
             name: "SMTPCoreTests",
-            dependencies: ["SMTPCore", "SMTPFuzzing"],
+            dependencies: ["SMTPCore", "SMTPFuzzOracle"],
             path: "Tests/SMTPCoreTests"
         ),
         .testTarget(
             name: "DriverTests",
-            dependencies: ["SMTPCore", "SMTPTLS", "SMTPDriverCore", "SMTPSocketDriver", "SMTPUVDriver"],
+            dependencies: ["SMTPCore", "SMTPTLS", "SMTPConnection", "SMTPSocketDriver", "SMTPUVDriver"],
             path: "Tests/DriverTests"
         ),
     ],

@@ -16,14 +16,24 @@ let package = Package(
     targets: targets.map { name in
         .executableTarget(
             name: name,
-            dependencies: ["FuzzReplay", .product(name: "SMTPFuzzing", package: "smtp-machine")],
+            dependencies: ["FuzzReplay", "SMTPFuzzing"],
             path: "Sources/\(name)"
         )
     } + [
+        // The harnesses and their invariants (the main package's tests replay the same files as
+        // its SMTPFuzzOracle module).
+        .target(
+            name: "SMTPFuzzing",
+            dependencies: [
+                .product(name: "SMTPCore", package: "smtp-machine"),
+                .product(name: "SMTPConnection", package: "smtp-machine"),
+            ],
+            path: "Sources/SMTPFuzzing"
+        ),
         // The plain (non-fuzzer) entry point: replays input files through a harness.
         .target(
             name: "FuzzReplay",
-            dependencies: [.product(name: "SMTPFuzzing", package: "smtp-machine")],
+            dependencies: ["SMTPFuzzing"],
             path: "Sources/FuzzReplay"
         ),
     ],

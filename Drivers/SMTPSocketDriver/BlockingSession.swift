@@ -1,104 +1,117 @@
 import Glibc
+import SMTPConnection
 import SMTPCore
-import SMTPDriverCore
 import SMTPTLS
 
 /// A blocking SMTP session over POSIX sockets: one connection, any number of messages.
 ///
 /// ```swift
 /// let session = try BlockingSession(options: ClientOptions(host: "mx.example", port: 25))
-/// let report = try session.send(OutgoingMessage(from: "a@example.org", to: ["b@example.net"], content: bytes))
+/// let outcome = session.send(OutgoingMessage(from: "a@example.org", to: ["b@example.net"], content: bytes))
 /// session.close()
 /// ```
 ///
-/// Every wait (connect, read, write) is bounded by the engine's current deadline; nothing here
-/// decides anything about the protocol. Not thread-safe: use it from one thread.
+/// It throws only a caller's mistake, before any I/O (`SMTPClientError`). A session that could
+/// not be set up (no connection, TLS or AUTH refused) is still made: `failure` says why, and
+/// every `send` returns an outcome that says so. Every wait (connect, read, write) is bounded by
+/// the engine's current deadline; nothing here decides anything about the protocol. Not
+/// thread-safe: use it from one thread.
 public final class BlockingSession {
-    private let socket: TCPSocket
-    private let connection: ClientConnection
+    private var socket: TCPSocket?
+    private var connection: ClientConnection?
+    /// Why there is no connection at all (resolution or connect failed).
+    private var connectFailure: SMTPError?
     private let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
     private var writeBuffer: [UInt8] = []
 
     /// Connects, greets, negotiates TLS and authenticates as the options say; returns when the
-    /// session is ready for messages. `observer` sees every session event (transcript lines too).
+    /// session is ready for messages, or has ended. `observer` sees every session event
+    /// (transcript lines too).
     public init(options: ClientOptions, observer: SessionObserver? = nil) throws(SMTPClientError) {
+        try options.validate()
+        let tlsContext = try options.makeTLSContext()
         let addresses: [ResolvedAddress]
         do {
             addresses = try AddressResolver.resolve(host: options.host, port: options.port)
         } catch {
-            throw .resolution(error.message)
+            connectFailure = .couldNotConnect(.resolution(error.message))
+            return
         }
-        var tlsContext: TLSClientContext?
-        if options.mayUseTLS {
-            do { tlsContext = try TLSClientContext(configuration: options.tls) } catch { throw .tlsSetup(error) }
+        let socket: TCPSocket
+        switch TCPSocket.connect(to: addresses, timeout: options.connectTimeout) {
+        case .success(let connected): socket = connected
+        case .failure(let failure):
+            connectFailure = .couldNotConnect(failure)
+            return
         }
-        socket = try TCPSocket.connect(to: addresses, timeout: options.connectTimeout)
+        self.socket = socket
         let local = socket.localAddress
         let helo = options.heloName ?? LocalName.heloName(localAddress: local?.0, length: local?.1 ?? 0)
+        let connection: ClientConnection
         do {
             connection = try ClientConnection(configuration: options.engineConfiguration(heloName: helo), tlsContext: tlsContext,
                                               tlsHost: options.host, chunkSize: options.chunkSize, idlePolicy: .stayConnected)
         } catch {
-            throw .session(error)
+            throw .invalidOptions(error)
         }
+        self.connection = connection
         connection.onEvent = observer
         connection.start(at: MonotonicClock.now())
-        run { connection.isIdle }
-        if connection.isFinished {
-            throw .session(connection.failure ?? .connectionClosed(.greeting))
-        }
+        run(connection) { connection.isIdle }
     }
 
     deinit {
-        socket.close()
+        socket?.close()
         readBuffer.deallocate()
     }
 
     /// What the server offers (after TLS, when TLS is on).
-    public var capabilities: Capabilities { connection.capabilities }
-    public var isTLSActive: Bool { connection.isTLSActive }
-    public var tlsDescription: String? { connection.tlsDescription }
-    public var isOpen: Bool { !connection.isFinished }
+    public var capabilities: Capabilities { connection?.capabilities ?? .basic }
+    public var isTLSActive: Bool { connection?.isTLSActive ?? false }
+    public var tlsDescription: String? { connection?.tlsDescription }
+    public var isOpen: Bool { connection.map { !$0.isFinished } ?? false }
+    /// Why the session ended, once it has.
+    public var failure: SMTPError? { connectFailure ?? connection?.failure }
 
-    /// Sends one message and returns how each recipient fared. A session that already ended
-    /// returns a report saying so (nothing is sent).
+    /// Sends one message and returns its outcome. A session that already ended returns an
+    /// outcome saying so (nothing is sent).
     @discardableResult
-    public func send(_ message: OutgoingMessage) -> DeliveryReport {
-        var report: DeliveryReport?
-        connection.enqueue(message, completion: { report = $0 }, at: MonotonicClock.now())
-        run { report != nil }
-        return report ?? .notSent(message.envelope, because: .sessionEnded(connection.failure ?? .connectionClosed(.idle)))
+    public func send(_ message: OutgoingMessage) -> MessageOutcome {
+        send([message])[0]
     }
 
-    /// Sends several messages, pipelined where the server allows, and returns their reports in order.
-    public func send(_ messages: [OutgoingMessage]) -> [DeliveryReport] {
-        var reports = [DeliveryReport?](repeating: nil, count: messages.count)
-        var remaining = messages.count
-        for (index, message) in messages.enumerated() {
-            connection.enqueue(message, completion: { reports[index] = $0; remaining -= 1 }, at: MonotonicClock.now())
-        }
-        run { remaining == 0 }
-        return reports.map { $0! }
+    /// Sends several messages, pipelined where the server allows, and returns their outcomes in order.
+    public func send(_ messages: [OutgoingMessage]) -> [MessageOutcome] {
+        var outcomes = [MessageOutcome?](repeating: nil, count: messages.count)
+        send(count: messages.count, makeMessage: { messages[$0] }, completion: { outcomes[$0] = $1 })
+        return outcomes.map { $0! }
     }
 
     /// Sends `count` messages made on demand, keeping a few queued so each is pipelined behind
-    /// the previous one where the server allows; `completion` gets each report with its index.
-    public func send(count: Int, makeMessage: (Int) -> OutgoingMessage, completion: @escaping (Int, DeliveryReport) -> Void) {
+    /// the previous one where the server allows; `completion` gets each outcome with its index.
+    public func send(count: Int, makeMessage: (Int) -> OutgoingMessage, completion: @escaping (Int, MessageOutcome) -> Void) {
+        guard let connection else {
+            let failure = connectFailure ?? .connectionClosed(.connect)
+            for index in 0..<count {
+                completion(index, .notAttempted(makeMessage(index).envelope, because: .sessionEnded(failure)))
+            }
+            return
+        }
         var next = 0
         var finished = 0
         let window = 4
         func enqueueNext() {
             let index = next
             next += 1
-            connection.enqueue(makeMessage(index), completion: { report in
+            connection.enqueue(makeMessage(index), completion: { outcome in
                 finished += 1
-                completion(index, report)
+                completion(index, outcome)
             }, at: MonotonicClock.now())
         }
         while next < min(count, window) { enqueueNext() }
         while finished < count {
             let before = finished
-            run { finished > before || connection.isFinished }
+            run(connection) { finished > before || connection.isFinished }
             // After the end of the session, enqueue reports each remaining message as not sent.
             while next < count && (next - finished < window || connection.isFinished) { enqueueNext() }
         }
@@ -106,24 +119,35 @@ public final class BlockingSession {
 
     /// QUIT, wait for the answer (bounded by the QUIT timeout), close.
     public func close() {
-        if !connection.isFinished {
+        if let connection, !connection.isFinished {
             connection.quit(at: MonotonicClock.now())
-            run { false }
+            run(connection) { false }
         }
-        socket.close()
+        socket?.close()
     }
 
     /// Moves bytes and time between the socket and the connection until `done` or the end.
-    private func run(until done: () -> Bool) {
+    private func run(_ connection: ClientConnection, until done: () -> Bool) {
+        guard let socket else { return }
         while true {
             if connection.hasNetworkOutput {
                 connection.takeNetworkOutput(into: &writeBuffer)
-                let result = socket.writeAll(writeBuffer, deadline: { connection.deadline }, onReadable: readOnce)
+                // A session that failed sends nothing more; a clean end flushes its last bytes
+                // (QUIT, close_notify) within a short grace period.
+                let grace = MonotonicClock.now() + .seconds(1)
+                let finishing = connection.isFinished
+                if finishing, connection.failure != nil {
+                    writeBuffer.removeAll(keepingCapacity: true)
+                    continue
+                }
+                let result = socket.writeAll(writeBuffer, deadline: { finishing ? grace : connection.deadline },
+                                             onReadable: { readOnce(connection) && !connection.isFinished })
                 writeBuffer.removeAll(keepingCapacity: true)
                 switch result {
                 case .done: connection.outputDrained(at: MonotonicClock.now())
                 case .timedOut: connection.timePassed(at: MonotonicClock.now())
-                case .failed: connection.connectionClosed(at: MonotonicClock.now())
+                case .abandoned: break
+                case .failed(let failure): connection.transportFailed(failure, at: MonotonicClock.now())
                 }
                 continue
             }
@@ -137,6 +161,8 @@ public final class BlockingSession {
                 if count > 0 { connection.received(UnsafeRawBufferPointer(rebasing: readBuffer[0..<count]), at: MonotonicClock.now()) }
             case .closed:
                 connection.connectionClosed(at: MonotonicClock.now())
+            case .failed(let failure):
+                connection.transportFailed(failure, at: MonotonicClock.now())
             case .timedOut:
                 connection.timePassed(at: MonotonicClock.now())
             }
@@ -144,13 +170,17 @@ public final class BlockingSession {
     }
 
     /// Reads what is available while a write waits; false when the connection ended.
-    private func readOnce() -> Bool {
+    private func readOnce(_ connection: ClientConnection) -> Bool {
+        guard let socket else { return false }
         switch socket.readAvailable(into: readBuffer) {
         case .data(let count):
             if count > 0 { connection.received(UnsafeRawBufferPointer(rebasing: readBuffer[0..<count]), at: MonotonicClock.now()) }
             return true
         case .closed:
             connection.connectionClosed(at: MonotonicClock.now())
+            return false
+        case .failed(let failure):
+            connection.transportFailed(failure, at: MonotonicClock.now())
             return false
         case .timedOut:
             return true
@@ -160,13 +190,13 @@ public final class BlockingSession {
 
 /// The common case in one call: send this message through this server with these options.
 public enum SMTPClient {
-    /// Connects, sends, quits. Throws when no session could be set up; otherwise the report
-    /// tells how each recipient fared.
+    /// Connects, sends, quits. Throws only a caller's mistake, before any I/O; everything else
+    /// (could not connect, TLS failed, refused) is in the outcome.
     public static func send(_ message: OutgoingMessage, options: ClientOptions,
-                            observer: SessionObserver? = nil) throws(SMTPClientError) -> DeliveryReport {
+                            observer: SessionObserver? = nil) throws(SMTPClientError) -> MessageOutcome {
         let session = try BlockingSession(options: options, observer: observer)
-        let report = session.send(message)
+        let outcome = session.send(message)
         session.close()
-        return report
+        return outcome
     }
 }

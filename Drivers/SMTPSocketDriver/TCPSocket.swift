@@ -1,19 +1,22 @@
 import Glibc
 import SMTPCore
-import SMTPDriverCore
+import SMTPConnection
 
 /// A connected, non-blocking TCP socket whose every wait goes through poll() with a deadline.
 final class TCPSocket {
     enum ReadResult {
         case data(Int)
         case closed
+        case failed(TransportFailure)
         case timedOut
     }
 
     enum WriteResult {
         case done
         case timedOut
-        case failed(String)
+        /// The session ended while the write waited (a reply ended it): the rest is dropped.
+        case abandoned
+        case failed(TransportFailure)
     }
 
     private(set) var descriptor: Int32
@@ -33,21 +36,25 @@ final class TCPSocket {
         }
     }
 
-    /// Tries each address in order, each within `timeout`. Errors name every address tried.
-    static func connect(to addresses: [ResolvedAddress], timeout: Duration) throws(SMTPClientError) -> TCPSocket {
-        var failures: [String] = []
+    /// Tries each address in order, each within `timeout`. A failure names every address tried,
+    /// with its reason; the reason shown is the last address's.
+    static func connect(to addresses: [ResolvedAddress], timeout: Duration) -> Result<TCPSocket, TransportFailure> {
+        var tried: [String] = []
+        var reason = ConnectFailureReason.other("no address to connect to")
         for address in addresses {
             switch attempt(address, timeout: timeout) {
-            case .success(let socket): return socket
-            case .failure(let why): failures.append("\(address): \(why)")
+            case .success(let socket): return .success(socket)
+            case .failure(let why):
+                tried.append(addresses.count > 1 ? "\(address) (\(why))" : "\(address)")
+                reason = why
             }
         }
-        throw .connect(failures.isEmpty ? "no address to connect to" : failures.joined(separator: "; "))
+        return .failure(.connect(address: tried.joined(separator: ", "), reason: reason))
     }
 
-    private static func attempt(_ address: ResolvedAddress, timeout: Duration) -> Result<TCPSocket, ConnectFailure> {
+    private static func attempt(_ address: ResolvedAddress, timeout: Duration) -> Result<TCPSocket, ConnectFailureReason> {
         let descriptor = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard descriptor >= 0 else { return .failure(ConnectFailure(errno)) }
+        guard descriptor >= 0 else { return .failure(SystemError.connectReason(errno)) }
         var one: Int32 = 1
         setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         var storage = address.storage
@@ -55,7 +62,7 @@ final class TCPSocket {
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(descriptor, $0, address.length) }
         }
         if result != 0 && errno != EINPROGRESS {
-            let failure = ConnectFailure(errno)
+            let failure = SystemError.connectReason(errno)
             Glibc.close(descriptor)
             return .failure(failure)
         }
@@ -68,7 +75,7 @@ final class TCPSocket {
                 if ready < 0, errno == EINTR { continue }
                 if ready == 0 {
                     Glibc.close(descriptor)
-                    return .failure(ConnectFailure(message: "timed out after \(timeout)"))
+                    return .failure(.timedOut)
                 }
                 break
             }
@@ -77,17 +84,10 @@ final class TCPSocket {
             getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &error, &length)
             if error != 0 {
                 Glibc.close(descriptor)
-                return .failure(ConnectFailure(error))
+                return .failure(SystemError.connectReason(error))
             }
         }
         return .success(TCPSocket(descriptor: descriptor, remote: address))
-    }
-
-    struct ConnectFailure: Error, CustomStringConvertible {
-        var message: String
-        init(_ code: Int32) { message = String(cString: strerror(code)) }
-        init(message: String) { self.message = message }
-        var description: String { message }
     }
 
     /// Asks the kernel to acknowledge the next segments at once instead of delaying the ACK.
@@ -123,12 +123,15 @@ final class TCPSocket {
             received = recv(descriptor, buffer.baseAddress, buffer.count, 0)
         } while received < 0 && errno == EINTR
         if received > 0 { return .data(received) }
-        if received < 0, errno == EAGAIN || errno == EWOULDBLOCK { return .data(0) }
-        return .closed // 0 is end of stream; an error (reset) ends it too
+        if received == 0 { return .closed }
+        if errno == EAGAIN || errno == EWOULDBLOCK { return .data(0) }
+        return .failed(SystemError.transportFailure(errno))
     }
 
-    /// Writes all of `bytes` before `deadline`. While the peer does not read, whatever it sends
-    /// is passed to `onReadable` so neither side can deadlock on full buffers.
+    /// Writes all of `bytes` before `deadline()`, which is asked again at every wait: no write
+    /// blocks past it. While the peer does not read, whatever it sends goes to `onReadable`, so
+    /// a reply that arrives while the body streams is seen at once; when that reply ends the
+    /// session (`onReadable` returns false), the rest is dropped.
     func writeAll(_ bytes: [UInt8], deadline: () -> SMTPInstant?, onReadable: () -> Bool) -> WriteResult {
         var offset = 0
         while offset < bytes.count {
@@ -141,14 +144,15 @@ final class TCPSocket {
             }
             if sent < 0, errno == EINTR { continue }
             guard sent < 0, errno == EAGAIN || errno == EWOULDBLOCK else {
-                return .failed(String(cString: strerror(errno)))
+                return .failed(SystemError.transportFailure(errno))
             }
+            guard let due = deadline() else { return .abandoned }
             var entry = pollfd(fd: descriptor, events: Int16(POLLOUT | POLLIN), revents: 0)
-            let wait = MonotonicClock.milliseconds(until: deadline(), from: MonotonicClock.now()) ?? -1
+            let wait = MonotonicClock.milliseconds(until: due, from: MonotonicClock.now()) ?? 0
             let ready = poll(&entry, 1, Int32(wait))
             if ready < 0, errno == EINTR { continue }
             if ready == 0 { return .timedOut }
-            if entry.revents & Int16(POLLIN) != 0, !onReadable() { return .failed("connection closed") }
+            if entry.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0, !onReadable() { return .abandoned }
         }
         return .done
     }

@@ -2,11 +2,16 @@ import COpenSSL
 
 /// Reads and clears OpenSSL's error queue into one line of text.
 enum OpenSSLErrors {
-    static func drain() -> String {
+    static func drain() -> String { drainWithCode().reason }
+
+    /// The error queue as one line, and the first error's packed OpenSSL code (0 when empty).
+    static func drainWithCode() -> (code: Int, reason: String) {
         var messages: [String] = []
+        var first = 0
         while true {
             let code = ERR_get_error()
             if code == 0 { break }
+            if first == 0 { first = Int(truncatingIfNeeded: code) }
             var buffer = [CChar](repeating: 0, count: 256)
             ERR_error_string_n(code, &buffer, buffer.count)
             let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -14,7 +19,7 @@ enum OpenSSLErrors {
             let reason = text.split(separator: ":", omittingEmptySubsequences: false).last.map(String.init) ?? text
             if !messages.contains(reason) { messages.append(reason) }
         }
-        return messages.joined(separator: "; ")
+        return (first, messages.joined(separator: "; "))
     }
 
     static func clear() { ERR_clear_error() }

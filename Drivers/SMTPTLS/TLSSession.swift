@@ -21,7 +21,7 @@ public final class TLSSession {
         case ok
         /// The peer sent close_notify.
         case closed
-        case failed(String)
+        case failed(TLSRecordError)
     }
 
     private let ssl: OpaquePointer
@@ -157,7 +157,7 @@ public final class TLSSession {
     }
 
     /// Encrypts all of `bytes` into the network BIO (memory BIOs never refuse a write).
-    public func writePlaintext(_ bytes: UnsafeRawBufferPointer) throws(TLSSetupError) {
+    public func writePlaintext(_ bytes: UnsafeRawBufferPointer) throws(TLSRecordError) {
         guard let base = bytes.baseAddress else { return }
         var offset = 0
         while offset < bytes.count {
@@ -165,7 +165,8 @@ public final class TLSSession {
             let chunk = Int32(min(bytes.count - offset, 1 << 30))
             let written = SSL_write(ssl, base + offset, chunk)
             guard written > 0 else {
-                throw TLSSetupError("TLS write failed: \(OpenSSLErrors.drain())")
+                let (code, why) = OpenSSLErrors.drainWithCode()
+                throw TLSRecordError(code: code, reason: why.isEmpty ? "write failed" : why)
             }
             offset += Int(written)
         }
@@ -189,8 +190,8 @@ public final class TLSSession {
             case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE: return .ok
             case SSL_ERROR_ZERO_RETURN: return .closed
             default:
-                let why = OpenSSLErrors.drain()
-                return .failed(why.isEmpty ? "TLS read error \(error)" : why)
+                let (code, why) = OpenSSLErrors.drainWithCode()
+                return .failed(TLSRecordError(code: code == 0 ? Int(error) : code, reason: why.isEmpty ? "read error \(error)" : why))
             }
         }
     }
@@ -213,4 +214,16 @@ public final class TLSSession {
         guard let current = SSL_get_current_cipher(ssl), let name = SSL_CIPHER_get_name(current) else { return "" }
         return String(cString: name)
     }
+}
+
+/// A TLS failure after the handshake: a fatal alert from the peer or a record that does not
+/// decrypt. `code` is OpenSSL's packed error code, `reason` its words.
+public struct TLSRecordError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var code: Int
+    public var reason: String
+    public init(code: Int, reason: String) {
+        self.code = code
+        self.reason = reason
+    }
+    public var description: String { reason }
 }

@@ -1,10 +1,11 @@
 import Glibc
-import SMTPDriverCore
+import SMTPConnection
+import SMTPCore
 
 /// The async/await face: the batch runs on a loop thread of its own while the caller awaits.
 extension UVBatchSender {
     /// Sends `messages` over this sender's sessions; the reports come back in order.
-    public func send(_ messages: [OutgoingMessage]) async throws -> [DeliveryReport] {
+    public func send(_ messages: [OutgoingMessage]) async throws -> [MessageOutcome] {
         let job = LoopJob(sender: self, messages: messages)
         return try await withCheckedThrowingContinuation { continuation in
             job.continuation = continuation
@@ -18,7 +19,7 @@ extension UVBatchSender {
 private final class LoopJob: @unchecked Sendable {
     let sender: UVBatchSender
     let messages: [OutgoingMessage]
-    var continuation: CheckedContinuation<[DeliveryReport], any Error>?
+    var continuation: CheckedContinuation<[MessageOutcome], any Error>?
 
     init(sender: UVBatchSender, messages: [OutgoingMessage]) {
         self.sender = sender
@@ -37,7 +38,8 @@ private final class LoopJob: @unchecked Sendable {
             pthread_detach(thread)
         } else {
             Unmanaged<LoopJob>.fromOpaque(context).release()
-            continuation?.resume(throwing: SMTPClientError.connect("cannot start the loop thread (error \(status))"))
+            let failure = SMTPError.couldNotConnect(.io("cannot start the loop thread (error \(status))"))
+            continuation?.resume(returning: messages.map { .notAttempted($0.envelope, because: .sessionEnded(failure)) })
         }
     }
 

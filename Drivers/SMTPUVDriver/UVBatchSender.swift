@@ -1,7 +1,7 @@
 import CLibUV
 import Glibc
 import SMTPCore
-import SMTPDriverCore
+import SMTPConnection
 import SMTPTLS
 
 /// Sends a batch of messages over N concurrent SMTP sessions on one libuv loop and one thread.
@@ -26,8 +26,8 @@ public final class UVBatchSender {
         public var lastError: String?
         /// `uv_loop_close` succeeded: every handle was closed and released.
         public var loopClosedCleanly: Bool
-        /// Why the last connection attempt failed, when one did ("127.0.0.1: connection refused").
-        public var connectError: String?
+        /// Why the last connection attempt failed, when one did.
+        public var connectFailure: TransportFailure?
     }
 
     private let options: ClientOptions
@@ -41,13 +41,26 @@ public final class UVBatchSender {
     }
 
     /// Sends `count` messages made by `makeMessage(index)` (made lazily, as sessions take them).
+    /// Throws only a caller's mistake, before any I/O (the same rule as the socket driver's):
+    /// a server that cannot be reached is reported in every message's outcome.
     public func run(count: Int, makeMessage: @escaping (Int) -> OutgoingMessage,
-                    completion: @escaping (Int, DeliveryReport) -> Void) throws(SMTPClientError) -> Summary {
+                    completion: @escaping (Int, MessageOutcome) -> Void) throws(SMTPClientError) -> Summary {
+        try options.validate()
+        let tlsContext = try options.makeTLSContext()
+        var summary = Summary(delivered: 0, partiallyDelivered: 0, failed: 0, connectionsOpened: 0, lastError: nil,
+                              loopClosedCleanly: true, connectFailure: nil)
         let addresses: [ResolvedAddress]
-        do { addresses = try AddressResolver.resolve(host: options.host, port: options.port) } catch { throw .resolution(error.message) }
-        var tlsContext: TLSClientContext?
-        if options.mayUseTLS {
-            do { tlsContext = try TLSClientContext(configuration: options.tls) } catch { throw .tlsSetup(error) }
+        do {
+            addresses = try AddressResolver.resolve(host: options.host, port: options.port)
+        } catch {
+            let failure = TransportFailure.resolution(error.message)
+            summary.connectFailure = failure
+            summary.lastError = "\(failure)"
+            for index in 0..<count {
+                summary.failed += 1
+                completion(index, .notAttempted(makeMessage(index).envelope, because: .sessionEnded(.couldNotConnect(failure))))
+            }
+            return summary
         }
 
         Self.raiseDescriptorLimit(toAtLeast: concurrency + 64)
@@ -60,13 +73,12 @@ public final class UVBatchSender {
 
         var nextIndex = 0
         var finished = 0
-        var summary = Summary(delivered: 0, partiallyDelivered: 0, failed: 0, connectionsOpened: 0, lastError: nil,
-                              loopClosedCleanly: false, connectError: nil)
+        summary.loopClosedCleanly = false
         var live: [ObjectIdentifier: UVConnection] = [:]
         var lastFailure: SMTPError?
         var replacementsLeft = concurrency * 2
 
-        func complete(_ index: Int, _ report: DeliveryReport) {
+        func complete(_ index: Int, _ report: MessageOutcome) {
             finished += 1
             switch report.status {
             case .delivered: summary.delivered += 1
@@ -95,9 +107,10 @@ public final class UVBatchSender {
             if let failure = connection.connection?.failure, failure != .cancelled {
                 lastFailure = failure
                 summary.lastError = "\(failure)"
-            } else if let error = connection.connectError {
-                summary.connectError = error
-                summary.lastError = "cannot connect: \(error)"
+            } else if let failure = connection.connectFailure {
+                summary.connectFailure = failure
+                lastFailure = .couldNotConnect(failure)
+                summary.lastError = "\(failure)"
             }
             // Replace a session that worked and then ended while messages wait.
             if nextIndex < count, connection.startedMessages > 0, replacementsLeft > 0 {
@@ -121,7 +134,7 @@ public final class UVBatchSender {
             let index = nextIndex
             nextIndex += 1
             let message = makeMessage(index)
-            complete(index, .notSent(message.envelope, because: .sessionEnded(lastFailure ?? .connectionClosed(.connect))))
+            complete(index, .notAttempted(message.envelope, because: .sessionEnded(lastFailure ?? .connectionClosed(.connect))))
         }
         assert(live.isEmpty, "libuv loop ended with live connections")
         summary.loopClosedCleanly = live.isEmpty && uv_loop_close(loop) == 0
@@ -139,8 +152,8 @@ public final class UVBatchSender {
     }
 
     /// Convenience: sends the given messages, returning their reports in order.
-    public func send(_ messages: [OutgoingMessage]) throws(SMTPClientError) -> [DeliveryReport] {
-        var reports = [DeliveryReport?](repeating: nil, count: messages.count)
+    public func send(_ messages: [OutgoingMessage]) throws(SMTPClientError) -> [MessageOutcome] {
+        var reports = [MessageOutcome?](repeating: nil, count: messages.count)
         _ = try run(count: messages.count, makeMessage: { messages[$0] }, completion: { reports[$0] = $1 })
         return reports.map { $0! }
     }

@@ -1,7 +1,7 @@
 import CLibUV
 import Glibc
 import SMTPCore
-import SMTPDriverCore
+import SMTPConnection
 import SMTPTLS
 
 /// One SMTP session on a libuv loop: a TCP handle, a timer for the engine's deadline, and the
@@ -41,8 +41,9 @@ final class UVConnection {
     private(set) var phase = Phase.connecting
     private(set) var connection: ClientConnection?
     /// Why the connection could not be made, when it could not.
-    private(set) var connectError: String?
-    private var connectFailures: [String] = []
+    private(set) var connectFailure: TransportFailure?
+    private var triedAddresses: [String] = []
+    private var lastConnectReason = ConnectFailureReason.other("no address to connect to")
     /// Messages this connection started (for retry decisions).
     private(set) var startedMessages = 0
 
@@ -88,7 +89,7 @@ final class UVConnection {
 
     private func connectNext() {
         guard addressIndex < addresses.count else {
-            connectError = connectFailures.isEmpty ? "no address to connect to" : connectFailures.joined(separator: "; ")
+            connectFailure = .connect(address: triedAddresses.joined(separator: ", "), reason: lastConnectReason)
             shutDown()
             return
         }
@@ -120,9 +121,7 @@ final class UVConnection {
         guard phase == .connecting, let tcp, stream == smtp_uv_tcp_as_stream(tcp) else { return }
         uv_timer_stop(timer)
         if status != 0 {
-            connectFailures.append("\(addresses[addressIndex]): \(String(cString: uv_strerror(status)))")
-            addressIndex += 1
-            closeTCP(thenConnectNext: true)
+            noteConnectFailure(SystemError.connectReason(-status))
             return
         }
         let helo = options.heloName ?? LocalName.heloName(localAddress: localAddress?.0, length: localAddress?.1 ?? 0)
@@ -137,7 +136,9 @@ final class UVConnection {
             connection.onEvent = observer
             self.connection = connection
         } catch {
-            connectError = "\(error)"
+            // The options were checked before the loop started; only the EHLO name made from
+            // the local address could be refused here.
+            connectFailure = .io("\(error)")
             shutDown()
             return
         }
@@ -152,6 +153,15 @@ final class UVConnection {
         })
         connection?.start(at: MonotonicClock.now())
         pump()
+    }
+
+    /// One address failed: the next one is tried (the words match the socket driver's).
+    private func noteConnectFailure(_ reason: ConnectFailureReason) {
+        let address = "\(addresses[addressIndex])"
+        triedAddresses.append(addresses.count > 1 ? "\(address) (\(reason))" : address)
+        lastConnectReason = reason
+        addressIndex += 1
+        closeTCP(thenConnectNext: true)
     }
 
     private var localAddress: (sockaddr_storage, socklen_t)? {
@@ -173,7 +183,11 @@ final class UVConnection {
             connection.received(UnsafeRawBufferPointer(start: readBuffer, count: count), at: MonotonicClock.now())
         } else if count < 0 {
             uv_read_stop(smtp_uv_tcp_as_stream(tcp!))
-            connection.connectionClosed(at: MonotonicClock.now())
+            if count == Int(UV_EOF.rawValue) {
+                connection.connectionClosed(at: MonotonicClock.now())
+            } else {
+                connection.transportFailed(SystemError.transportFailure(Int32(-count)), at: MonotonicClock.now())
+            }
         }
         pump()
     }
@@ -192,9 +206,7 @@ final class UVConnection {
         switch phase {
         case .connecting:
             // The connect attempt took too long: try the next address.
-            connectFailures.append("\(addresses[addressIndex]): timed out after \(options.connectTimeout)")
-            addressIndex += 1
-            closeTCP(thenConnectNext: true)
+            noteConnectFailure(.timedOut)
         case .running:
             if connection?.isFinished == true {
                 shutDown() // the grace period for the last write is over
@@ -228,7 +240,7 @@ final class UVConnection {
             if status == 0 {
                 writing = true
             } else {
-                connection.connectionClosed(at: MonotonicClock.now())
+                connection.transportFailed(SystemError.transportFailure(-status), at: MonotonicClock.now())
             }
         }
         if connection.isFinished {
@@ -252,7 +264,7 @@ final class UVConnection {
             return
         }
         if status != 0 {
-            connection.connectionClosed(at: MonotonicClock.now())
+            connection.transportFailed(SystemError.transportFailure(-status), at: MonotonicClock.now())
         } else {
             connection.outputDrained(at: MonotonicClock.now())
         }

@@ -1,6 +1,6 @@
 import Glibc
 import SMTPCore
-import SMTPDriverCore
+import SMTPConnection
 import SMTPSocketDriver
 import SMTPUVDriver
 
@@ -15,24 +15,16 @@ struct LoadRun {
         var lastError: String?
         var delivered = 0
         var failed = 0
-        let record: (DeliveryReport) -> Void = { report in
+        let record: (MessageOutcome) -> Void = { report in
             if report.status == .delivered { delivered += 1 } else {
                 failed += 1
                 if let failure = report.failure { lastError = "\(failure)" }
             }
             progress.update(done: delivered + failed, failed: failed)
         }
-        let makeMessage: (Int) -> OutgoingMessage = { _ in
-            // The content was scanned once; a small message is shared from memory, a large file
-            // is reopened for each message. A file that can no longer be opened fails the
-            // message (never an empty one sent in its place).
-            do {
-                return try plan.makeMessage()
-            } catch {
-                return OutgoingMessage(envelope: Envelope(sender: plan.sender, recipients: plan.recipients.map { Recipient($0) }),
-                                       body: UnreadableBody(error))
-            }
-        }
+        // One message value, sent again and again: each send reads the checked content afresh.
+        let message = plan.makeMessage()
+        let makeMessage: (Int) -> OutgoingMessage = { _ in message }
 
         switch plan.driver {
         case .uv:
@@ -59,7 +51,7 @@ struct LoadRun {
 
     /// C blocking sessions on C threads.
     private func runSocketSessions(count: Int, makeMessage: @escaping (Int) -> OutgoingMessage,
-                                   record: @escaping (DeliveryReport) -> Void, lastError: inout String?) {
+                                   record: @escaping (MessageOutcome) -> Void, lastError: inout String?) {
         let shared = SharedLoad(makeMessage: makeMessage, record: record)
         let sessions = min(plan.connections, count)
         runOnThreads(sessions) { [plan, output] session in
@@ -82,11 +74,11 @@ struct LoadRun {
 private final class SharedLoad: @unchecked Sendable {
     private let lock = Lock()
     private let makeMessage: (Int) -> OutgoingMessage
-    private let recordReport: (DeliveryReport) -> Void
+    private let recordReport: (MessageOutcome) -> Void
     private var next = 0
     private(set) var firstError: String?
 
-    init(makeMessage: @escaping (Int) -> OutgoingMessage, record: @escaping (DeliveryReport) -> Void) {
+    init(makeMessage: @escaping (Int) -> OutgoingMessage, record: @escaping (MessageOutcome) -> Void) {
         self.makeMessage = makeMessage
         self.recordReport = record
     }
@@ -98,7 +90,7 @@ private final class SharedLoad: @unchecked Sendable {
         }
     }
 
-    func record(_ report: DeliveryReport) {
+    func record(_ report: MessageOutcome) {
         lock.withLock { recordReport(report) }
     }
 
@@ -106,7 +98,7 @@ private final class SharedLoad: @unchecked Sendable {
         lock.withLock {
             if firstError == nil { firstError = error }
             for _ in 0..<count {
-                recordReport(.notSent(makeMessage(0).envelope, because: .local(.misuse(error))))
+                recordReport(.notAttempted(makeMessage(0).envelope, because: .local(.invalidParameter(error))))
             }
         }
     }
@@ -135,13 +127,4 @@ final class Progress: @unchecked Sendable {
     func finish() {
         if enabled { writeAll(2, "\n") }
     }
-}
-
-/// The body of a message whose file could not be opened: its first read fails.
-private final class UnreadableBody: MessageBodySource {
-    private let error: MessageSourceError
-    init(_ error: any Error) { self.error = (error as? MessageSourceError) ?? MessageSourceError("\(error)") }
-    var knownSize: Int? { nil }
-    func read(into destination: UnsafeMutableRawBufferPointer) throws(MessageSourceError) -> Int { throw error }
-    func rewind() throws(MessageSourceError) {}
 }

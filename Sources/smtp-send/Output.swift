@@ -1,5 +1,5 @@
 import SMTPCore
-import SMTPDriverCore
+import SMTPConnection
 
 /// Everything smtp-send prints: the seed's lines on stdout, the transcript on stderr.
 final class Output: @unchecked Sendable {

@@ -1,5 +1,5 @@
 import SMTPCore
-import SMTPDriverCore
+import SMTPConnection
 import SMTPTLS
 
 /// Everything checked and decided before the first byte goes out.
@@ -7,7 +7,7 @@ struct Plan: Sendable {
     let options: ClientOptions
     let sender: String
     let recipients: [String]
-    let content: MessageContent
+    let message: MessageSource
     let driver: SMTPSend.DriverKind
     let repeatCount: Int?
     let connections: Int
@@ -93,15 +93,16 @@ struct Plan: Sendable {
         verbose = command.verbose
         displayServer = server.host.contains(":") ? "[\(server.host)]:\(port)" : "\(server.host):\(port)"
 
+        if let limit = command.maxSize, limit < 1 { throw UsageError("--max-size must be at least 1") }
         if let path = command.data {
             do {
-                content = try MessageContent.file(path)
+                message = try MessageSource.file(path, spoolLimit: command.maxSize ?? MessageSource.defaultSpoolLimit)
             } catch {
                 throw UsageError("cannot read the message: \(error)")
             }
         } else {
             let domain = command.helo.flatMap { $0.hasPrefix("[") ? nil : $0 } ?? "smtp-send.invalid"
-            content = .builtIn(from: command.from, to: command.to, heloDomain: domain)
+            message = .builtIn(from: command.from, to: command.to, heloDomain: domain)
         }
         if command.insecure {
             writeAll(2, "smtp-send: warning: --insecure: the server certificate is not verified\n")
@@ -111,7 +112,7 @@ struct Plan: Sendable {
     /// SMTP_PASSWORD, or the first line of --password-file.
     static func password(file: String?) throws -> String {
         if let file {
-            guard let bytes = FileBody.contents(of: file, limit: 64 * 1024), let text = String(validating: bytes, as: UTF8.self) else {
+            guard let bytes = SmallFile.contents(of: file, limit: 64 * 1024), let text = String(validating: bytes, as: UTF8.self) else {
                 throw UsageError("cannot read --password-file \(file)")
             }
             let line = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).first.map(String.init) ?? ""
@@ -123,10 +124,11 @@ struct Plan: Sendable {
         return password
     }
 
-    func makeMessage() throws -> OutgoingMessage {
+    /// The message, as often as it is sent: each send reads the checked content afresh.
+    func makeMessage() -> OutgoingMessage {
         let envelope = Envelope(sender: sender, recipients: recipients.map { Recipient($0) },
-                                bodyType: content.isEightBit ? .eightBitMIME : .sevenBit, size: content.size)
-        return OutgoingMessage(envelope: envelope, body: try content.makeBody())
+                                bodyType: message.isEightBit ? .eightBitMIME : .sevenBit)
+        return OutgoingMessage(envelope: envelope, content: message.content)
     }
 
     func run() -> Int32 {

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Glibc
 import SMTPCore
-import SMTPDriverCore
+import SMTPConnection
 
 /// smtp-send: the classic tls.py, done right. The interface is fixed by docs (cli-spec.md):
 /// options, output lines and exit statuses are relied upon by scripts.
@@ -98,6 +98,8 @@ struct SMTPSend: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Message to send (RFC 5322 text); '-' reads stdin (default: a built-in test message).", valueName: "PATH"))
     var data: String?
 
+    @Option(name: .customLong("max-size"), help: ArgumentHelp("Largest --data read from a stream (stdin, a pipe, a FIFO), in octets (default 104857600). A server's SIZE limit is checked as well.", valueName: "OCTETS"))
+    var maxSize: Int?
     @Option(name: .long, help: ArgumentHelp("Driver that runs the engine: socket or uv.", valueName: "socket|uv"))
     var driver: DriverKind = .socket
 
@@ -158,7 +160,6 @@ struct SMTPSend: ParsableCommand {
     static let usageString = "usage: smtp-send [OPTIONS] SERVER FROM TO [TO ...]   (smtp-send --help for details)"
 
     static func exitNow(_ status: Int32) -> Never {
-        TemporaryFiles.removeAll()
         Glibc.exit(status)
     }
 

@@ -1,5 +1,5 @@
+import SMTPConnection
 import SMTPCore
-import SMTPDriverCore
 import SMTPSocketDriver
 import SMTPUVDriver
 
@@ -9,60 +9,48 @@ struct SingleRun {
     let output: Output
 
     func run() -> Int32 {
-        let message: OutgoingMessage
+        let message = plan.makeMessage()
+        let outcome: MessageOutcome
         do {
-            message = try plan.makeMessage()
+            switch plan.driver {
+            case .socket:
+                outcome = try SMTPClient.send(message, options: plan.options, observer: output.observer(announce: true))
+            case .uv:
+                let sender = UVBatchSender(options: plan.options, connections: 1, observer: output.observer(announce: true))
+                var result: MessageOutcome?
+                _ = try sender.run(count: 1, makeMessage: { _ in message }, completion: { result = $1 })
+                outcome = result!
+            }
         } catch {
-            return notSent("cannot read the message: \(error)")
+            return notSent("\(error)")
         }
-        let report: DeliveryReport
-        switch plan.driver {
-        case .socket:
-            do {
-                report = try SMTPClient.send(message, options: plan.options, observer: output.observer(announce: true))
-            } catch {
-                return failed(error)
-            }
-        case .uv:
-            let sender = UVBatchSender(options: plan.options, connections: 1, observer: output.observer(announce: true))
-            var result: DeliveryReport?
-            do {
-                let summary = try sender.run(count: 1, makeMessage: { _ in message }, completion: { result = $1 })
-                if let connectError = summary.connectError, case .sessionEnded(.connectionClosed(.connect))? = result?.failure {
-                    return notSent("cannot connect to \(plan.displayServer): \(connectError)")
-                }
-            } catch {
-                return failed(error)
-            }
-            report = result!
-        }
-        return describe(report)
+        return describe(outcome)
     }
 
     /// Prints the outcome the seed's way and picks the exit status.
-    func describe(_ report: DeliveryReport) -> Int32 {
-        let total = report.recipients.count
-        switch report.status {
+    func describe(_ outcome: MessageOutcome) -> Int32 {
+        let total = outcome.recipientCount
+        switch outcome.status {
         case .delivered:
             output.line("Message successfully sent to \(total) recipient(s)")
             return 0
         case .partiallyDelivered:
-            output.line("Message sent to \(report.deliveredCount) of \(total) recipient(s)")
-            for recipient in report.refused {
+            output.line("Message sent to \(outcome.deliveredCount) of \(total) recipient(s)")
+            for recipient in outcome.undelivered {
                 output.line("  refused \(recipient.address): \(recipient.reply.map(\.description) ?? "no reply")")
             }
             return 3
         case .unknown:
-            return notSent("no reply to the end of the message: it may or may not have been delivered (\(reason(report.failure)))")
+            return notSent("no reply to the end of the message: it may or may not have been delivered (\(reason(outcome.failure)))")
         case .notDelivered:
-            if case .sessionEnded(.ehloRefusedAfterTLS(let reply)) = report.failure {
+            if case .sessionEnded(.ehloRefusedAfterTLS(let reply)) = outcome.failure {
                 return notSent("Couldn't EHLO after STARTTLS: \(reply)", status: 5)
             }
-            if case .noRecipientsAccepted = report.failure {
-                let details = report.refused.map { "\($0.address): \($0.reply.map(\.description) ?? "no reply")" }
+            if case .noRecipientsAccepted = outcome.failure {
+                let details = outcome.undelivered.map { "\($0.address): \($0.reply.map(\.description) ?? "no reply")" }
                 return notSent("all recipients were refused (\(details.joined(separator: "; ")))")
             }
-            return notSent(reason(report.failure))
+            return notSent(reason(outcome.failure))
         }
     }
 
@@ -71,17 +59,6 @@ struct SingleRun {
         switch failure {
         case .sessionEnded(let error), .local(let error): return "\(error)"
         default: return "\(failure)"
-        }
-    }
-
-    private func failed(_ error: SMTPClientError) -> Int32 {
-        switch error {
-        case .session(.ehloRefusedAfterTLS(let reply)):
-            return notSent("Couldn't EHLO after STARTTLS: \(reply)", status: 5)
-        case .connect(let why):
-            return notSent("cannot connect to \(plan.displayServer): \(why)")
-        default:
-            return notSent("\(error)")
         }
     }
 

@@ -1,6 +1,6 @@
 import Foundation
 import SMTPCore
-import SMTPDriverCore
+import SMTPConnection
 import SMTPTLS
 import Testing
 
@@ -48,7 +48,7 @@ struct AiosmtpdTests {
             let content = Array("\(marker)\r\nSubject: \(name)\r\n\r\n".utf8) + Array(text.utf8)
             let message = OutgoingMessage(envelope: Envelope(sender: "sender@test.local", recipients: ["rcpt@example.net"],
                                                              bodyType: eightBit ? .eightBitMIME : .sevenBit),
-                                          body: BytesBody(content))
+                                          content: BytesContent(content))
             let result = deliver(message, options: options, via: driver)
             #expect(result.report?.status == .delivered, "\(name): \(String(describing: result.sessionError ?? result.report?.failure.map { SMTPError.misuse("\($0)") }))")
             let stored = try #require(Rig.aiosmtpdContent(containing: marker), "\(name) was not stored")
@@ -79,7 +79,7 @@ struct AiosmtpdTests {
         Rig.resetPeakMemory()
         let before = Rig.memory()
         let message = OutgoingMessage(envelope: Envelope(sender: "sender@test.local", recipients: ["rcpt@example.net"]),
-                                      body: try FileBody(path: path))
+                                      content: try FileContent(path: path))
         let result = deliver(message, options: options, via: driver)
         let after = Rig.memory()
         #expect(result.report?.status == .delivered)

@@ -1,5 +1,5 @@
 import SMTPCore
-import SMTPDriverCore
+import SMTPConnection
 import SMTPUVDriver
 import Testing
 
@@ -12,7 +12,7 @@ struct AsyncTests {
         let reports = try await sender.send(messages)
         #expect(reports.count == 12)
         #expect(reports.allSatisfy { $0.status == .delivered })
-        let ids = reports.compactMap { Rig.queueID($0.finalReply) }
+        let ids = reports.compactMap { Rig.queueID($0.dataReply) }
         #expect(Rig.awaitDelivered(queueIDs: ids).isEmpty)
     }
 }

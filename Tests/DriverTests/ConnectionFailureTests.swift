@@ -1,6 +1,6 @@
 import Foundation
 import SMTPCore
-import SMTPDriverCore
+import SMTPConnection
 import SMTPTLS
 import SMTPUVDriver
 import Testing
@@ -30,17 +30,15 @@ struct ConnectionFailureTests {
         close(fd) // bound, never listening: connections are refused
 
         let result = deliver(message(), options: options(port: port), via: driver)
-        #expect(result.report?.status != .delivered)
         #expect(result.elapsed < .seconds(5), "refusal is immediate, not a timeout")
-        switch driver {
-        case .socket:
-            guard case .connect(let why)? = result.setupError else {
-                Issue.record("expected a connect error, got \(String(describing: result.setupError))"); return
-            }
-            #expect(why.contains("Connection refused"))
-        case .uv:
-            #expect(result.report?.status == .notDelivered)
-        }
+        // Both drivers: nothing thrown, the same typed failure and the same words.
+        #expect(result.setupError == nil)
+        let failure = SMTPError.transportFailed(.connect(address: "127.0.0.1:\(port)", reason: .refused), .connect)
+        #expect(result.report?.failure == .sessionEnded(failure))
+        #expect(result.report?.status == .notDelivered)
+        #expect(result.report?.isSafeToRetry == true)
+        #expect(result.report?.recipients.map(\.status) == [.notAttempted])
+        #expect("\(failure)" == "cannot connect to 127.0.0.1:\(port): connection refused")
     }
 
     @Test(arguments: Driver.allCases)
@@ -69,7 +67,7 @@ struct ConnectionFailureTests {
         // session asks), the other waits for a greeting that never comes.
         let sender = UVBatchSender(options: options, connections: 2)
         let started = ContinuousClock.now
-        var reports: [DeliveryReport] = []
+        var reports: [MessageOutcome] = []
         let summary = try sender.run(count: 2, makeMessage: { _ in message() }, completion: { reports.append($1) })
         #expect(summary.delivered == 2 && reports.count == 2)
         #expect(summary.connectionsOpened == 2)

@@ -1,6 +1,6 @@
 import Foundation
 import SMTPCore
-import SMTPDriverCore
+import SMTPConnection
 import SMTPSocketDriver
 import SMTPUVDriver
 
@@ -14,12 +14,12 @@ enum Driver: String, CaseIterable, CustomStringConvertible, Sendable {
 
 /// What one send produced, whichever driver ran it.
 struct SendResult {
-    var reports: [DeliveryReport] = []
+    var reports: [MessageOutcome] = []
     var setupError: SMTPClientError?
     var events: [SMTPEvent] = []
     var elapsed: Duration = .zero
 
-    var report: DeliveryReport? { reports.first }
+    var report: MessageOutcome? { reports.first }
 
     /// Commands the client sent, from the transcript.
     var commands: [String] {
@@ -35,7 +35,6 @@ struct SendResult {
 
     /// The session error, from whichever place the driver reported it.
     var sessionError: SMTPError? {
-        if case .session(let error)? = setupError { return error }
         for event in events { if case .sessionFailed(let error) = event { return error } }
         if case .sessionEnded(let error)? = report?.failure { return error }
         return nil

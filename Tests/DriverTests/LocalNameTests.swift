@@ -1,4 +1,4 @@
-@testable import SMTPDriverCore
+@testable import SMTPConnection
 import Testing
 
 /// The default EHLO name: the canonical name /etc/hosts gives a short host name, read without DNS.

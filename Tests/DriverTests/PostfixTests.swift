@@ -1,6 +1,6 @@
 import Foundation
 import SMTPCore
-import SMTPDriverCore
+import SMTPConnection
 import SMTPTLS
 import Testing
 
@@ -14,7 +14,7 @@ struct PostfixTests {
         for report in result.reports {
             #expect(report.status == .delivered, "\(String(describing: report.failure))", sourceLocation: sourceLocation)
         }
-        let ids = result.reports.compactMap { Rig.queueID($0.finalReply) }
+        let ids = result.reports.compactMap { Rig.queueID($0.dataReply) }
         #expect(ids.count == count, "every reply carries a queue id", sourceLocation: sourceLocation)
         #expect(Rig.awaitDelivered(queueIDs: ids).isEmpty, "Postfix logged status=sent for each", sourceLocation: sourceLocation)
     }
@@ -106,8 +106,10 @@ struct PostfixTests {
             let result = deliver(Rig.message().0, options: Rig.options(port.0, tls: policy), via: driver)
             #expect(result.sessionError == .certificateRejected(port.1), "\(policy)")
             #expect(result.commands.last == "STARTTLS", "nothing after the handshake: \(result.commands)")
-            // The socket driver throws from the session set-up; the libuv one reports per message.
-            #expect(result.report.map { $0.status == .notDelivered } ?? (result.setupError != nil))
+            // Both drivers report it in the message's outcome (nothing is thrown).
+            #expect(result.setupError == nil)
+            #expect(result.report?.status == .notDelivered)
+            #expect(result.report?.failure == .sessionEnded(.certificateRejected(port.1)))
         }
     }
 
@@ -131,11 +133,11 @@ struct PostfixTests {
         #expect(result.events.filter { if case .greeting = $0 { true } else { false } }.count == 1, "one connection")
         let partial = result.reports[2]
         #expect(partial.status == .partiallyDelivered)
-        #expect(partial.recipients.map(\.delivered) == [true, false])
+        #expect(partial.recipients.map(\.isDelivered) == [true, false])
         #expect(partial.recipients[1].reply?.code.isPermanentNegative == true)
         #expect(partial.recipients[1].reply?.text.contains("refused@example.net") == true)
         for index in [0, 1, 3, 4] { #expect(result.reports[index].status == .delivered) }
-        let ids = result.reports.compactMap { Rig.queueID($0.finalReply) }
+        let ids = result.reports.compactMap { Rig.queueID($0.dataReply) }
         #expect(ids.count == 5)
         #expect(Rig.awaitDelivered(queueIDs: ids).isEmpty)
     }

@@ -1,6 +1,6 @@
 import Foundation
 import SMTPCore
-import SMTPDriverCore
+import SMTPConnection
 import SMTPTLS
 import Testing
 

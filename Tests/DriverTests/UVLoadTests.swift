@@ -1,6 +1,6 @@
 import Foundation
 import SMTPCore
-import SMTPDriverCore
+import SMTPConnection
 import SMTPUVDriver
 import Testing
 
@@ -9,7 +9,7 @@ struct UVLoadTests {
     @Test(.enabled(if: Rig.isAvailable))
     func hundredSessionsThousandMessagesToPostfix() throws {
         let sender = UVBatchSender(options: Rig.options("RIG_POSTFIX_STARTTLS_PORT", tls: .required), connections: 100)
-        var reports = [DeliveryReport?](repeating: nil, count: 1000)
+        var reports = [MessageOutcome?](repeating: nil, count: 1000)
         var callbacks = 0
         let summary = try sender.run(count: 1000, makeMessage: { index in
             Rig.message(to: ["load\(index)@example.net"]).0
@@ -22,7 +22,7 @@ struct UVLoadTests {
         #expect(summary.delivered == 1000, "\(summary)")
         #expect(summary.connectionsOpened == 100)
         #expect(summary.loopClosedCleanly, "every handle closed, loop released")
-        let ids = reports.compactMap { Rig.queueID($0?.finalReply) }
+        let ids = reports.compactMap { Rig.queueID($0?.dataReply) }
         #expect(Set(ids).count == 1000)
         let missing = Rig.awaitDelivered(queueIDs: ids, timeout: .seconds(120))
         #expect(missing.isEmpty, "\(missing.count) messages without status=sent in the maillog")

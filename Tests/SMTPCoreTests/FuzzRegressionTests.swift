@@ -1,5 +1,5 @@
 import Foundation
-import SMTPFuzzing
+import SMTPFuzzOracle
 import Testing
 
 /// Replays the fuzz targets' inputs through the same harnesses, without sanitizers, so a crash

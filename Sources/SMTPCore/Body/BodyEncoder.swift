@@ -28,6 +28,18 @@ public struct BodyEncoder: Sendable {
     private var atLineStart = true
     private var pendingCR = false
     private var lineLength = 0
+    /// Content octets produced so far, after line-end normalization: what RFC 1870 counts as the
+    /// message size (CRLF pairs included, transparency dots and the end-of-data line not).
+    public private(set) var contentOctets = 0
+
+    /// The size of `content` as it will be sent: each lone CR or LF counts as CRLF, and a last
+    /// line without one gets CRLF. This is the value for SIZE= (for `.binary` content it is
+    /// simply the octet count).
+    public static func messageSize(of content: some Sequence<UInt8>) -> Int {
+        var counter = MessageSizeCounter()
+        for byte in content { counter.add(byte) }
+        return counter.size
+    }
 
     public init(mode: Mode, allowsEightBit: Bool, maxLineLength: Int = 998) {
         self.mode = mode
@@ -40,6 +52,7 @@ public struct BodyEncoder: Sendable {
     public mutating func encode(_ chunk: UnsafeBufferPointer<UInt8>, into output: inout [UInt8]) throws(BodyProblem) {
         if mode == .binary {
             output.append(contentsOf: chunk)
+            contentOctets += chunk.count
             return
         }
         let count = chunk.count
@@ -76,6 +89,7 @@ public struct BodyEncoder: Sendable {
                 lineLength += index - runStart
                 if lineLength > maxLineLength { throw .lineTooLong(limit: maxLineLength) }
                 output.append(contentsOf: UnsafeBufferPointer(rebasing: chunk[runStart..<index]))
+                contentOctets += index - runStart
                 atLineStart = false
             }
             guard index < count else { break }
@@ -110,7 +124,40 @@ public struct BodyEncoder: Sendable {
     private mutating func endLine(_ output: inout [UInt8]) {
         output.append(13)
         output.append(10)
+        contentOctets += 2
         atLineStart = true
         lineLength = 0
     }
+}
+
+/// Counts a message's size as `BodyEncoder` will send it (see `BodyEncoder.messageSize(of:)`),
+/// over content that arrives in chunks.
+public struct MessageSizeCounter: Sendable {
+    private var total = 0
+    private var previous: UInt8 = 10
+    private var pendingCR = false
+
+    public init() {}
+
+    public mutating func add(_ byte: UInt8) {
+        if pendingCR {
+            pendingCR = false
+            total += 2
+            previous = 10
+            if byte == 10 { return }
+        }
+        switch byte {
+        case 13: pendingCR = true
+        case 10: total += 2
+        default: total += 1
+        }
+        previous = byte
+    }
+
+    public mutating func add(_ chunk: UnsafeRawBufferPointer) {
+        for byte in chunk { add(byte) }
+    }
+
+    /// The size of everything added, once the content is complete.
+    public var size: Int { pendingCR || previous != 10 ? total + 2 : total }
 }

@@ -44,6 +44,8 @@ public enum TransactionFailure: Hashable, Sendable, CustomStringConvertible {
     case senderRefused(SMTPReply)
     /// No RCPT was accepted.
     case noRecipientsAccepted
+    /// Some recipients were refused (at RCPT, or by LMTP after the data); the others got it.
+    case recipientsRefused
     /// DATA or a BDAT chunk was refused.
     case dataRefused(SMTPReply)
     /// The reply to the end of the data (final dot or BDAT LAST) was negative.
@@ -57,34 +59,13 @@ public enum TransactionFailure: Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .senderRefused(let reply): "sender refused: \(reply)"
         case .noRecipientsAccepted: "all recipients were refused"
+        case .recipientsRefused: "some recipients were refused"
         case .dataRefused(let reply): "message data refused: \(reply)"
         case .messageRefused(let reply): "message refused: \(reply)"
         case .local(let error): "\(error)"
         case .sessionEnded(let error): "\(error)"
         }
     }
-}
-
-/// How one transaction ended.
-public struct TransactionOutcome: Hashable, Sendable {
-    public enum Status: Hashable, Sendable {
-        /// Accepted for every recipient.
-        case delivered
-        /// Accepted for some recipients only.
-        case partiallyDelivered
-        /// Accepted for none.
-        case notDelivered
-        /// The end of the data was sent but no reply came (timeout or connection lost): the
-        /// server may or may not have taken the message.
-        case unknown
-    }
-
-    public var status: Status
-    public var recipientCount: Int
-    /// Recipients the server took the message for.
-    public var deliveredCount: Int
-    /// Why not every recipient got it; nil when all did.
-    public var failure: TransactionFailure?
 }
 
 /// What the engine reports as the session goes on.
@@ -113,7 +94,7 @@ public enum SMTPEvent: Sendable {
     /// LMTP only: the per-recipient reply after the end of the data.
     case recipientDelivery(TransactionID, index: Int, SMTPReply)
     /// The transaction is over; exactly one per started transaction.
-    case transactionFinished(TransactionID, TransactionOutcome)
+    case transactionFinished(TransactionID, MessageOutcome)
     /// A protocol line, when the configuration asks for transcripts.
     case transcript(TranscriptEntry)
     /// The session failed; `.close` follows (after QUIT when the protocol is still in step).

@@ -6,7 +6,7 @@ extension SMTPMachine {
     mutating func processInput() -> Bool {
         switch state {
         case .idle, .closed, .tlsHandshake: return false
-        default: break
+        case .greeting, .hello, .startTLS, .authenticating, .ready, .quitting: break
         }
         do {
             let start = parser.consumedByteCount
@@ -29,15 +29,15 @@ extension SMTPMachine {
             }
             return true
         }
-        if peerClosed, !peerCloseHandled {
+        if let closure = peerClosure, !peerCloseHandled {
             peerCloseHandled = true
-            handlePeerClosed()
+            handlePeerClosed(closure)
             return true
         }
         return false
     }
 
-    private mutating func handlePeerClosed() {
+    private mutating func handlePeerClosed(_ closure: TransportFailure) {
         if case .quitting = state {
             if failure != nil { closeConnection() } else { finishQuit() }
             return
@@ -50,7 +50,7 @@ extension SMTPMachine {
         } else {
             phase = .idle
         }
-        fail(.connectionClosed(phase), quit: false)
+        fail(closure == .closedByPeer ? .connectionClosed(phase) : .transportFailed(closure, phase), quit: false)
     }
 
     mutating func handle(_ reply: SMTPReply) {
@@ -71,11 +71,26 @@ extension SMTPMachine {
         case .hello: handleHello(reply)
         case .startTLS: handleStartTLS(reply)
         case .auth: handleAuth(reply)
-        case .mail(let id): withTransaction(id) { $0.handleMailReply(reply, transaction: $1) }
-        case .recipient(let id, let index): withTransaction(id) { $0.handleRecipientReply(reply, transaction: $1, index: index) }
-        case .data(let id): withTransaction(id) { $0.handleDataReply(reply, transaction: $1) }
-        case .chunk(let id, let last): withTransaction(id) { $0.handleChunkReply(reply, transaction: $1, last: last) }
-        case .dataEnd(let id): withTransaction(id) { $0.handleFinalReply(reply, transaction: $1) }
+        case .mail(let id):
+            withTransaction(id, phase: .mail, reply) { machine, index throws(Transaction.Misfit) in
+                try machine.transactions[index].mailReplied(reply)
+            }
+        case .recipient(let id, let index):
+            withTransaction(id, phase: .recipient, reply) { machine, position throws(Transaction.Misfit) in
+                try machine.handleRecipientReply(reply, transaction: position, index: index)
+            }
+        case .data(let id):
+            withTransaction(id, phase: .dataInitiation, reply) { machine, index throws(Transaction.Misfit) in
+                try machine.handleDataReply(reply, transaction: index)
+            }
+        case .chunk(let id, let last):
+            withTransaction(id, phase: last ? .dataTermination : .dataBlock, reply) { machine, index throws(Transaction.Misfit) in
+                try machine.handleChunkReply(reply, transaction: index, last: last)
+            }
+        case .dataEnd(let id):
+            withTransaction(id, phase: .dataTermination, reply) { machine, index throws(Transaction.Misfit) in
+                try machine.handleFinalReply(reply, transaction: index)
+            }
         case .reset: handleReset(reply)
         case .quit: finishQuit()
         }
@@ -100,9 +115,7 @@ extension SMTPMachine {
         }
         // A negative reply while DATA content streams: the server gave up on the message early.
         if reply.code.isNegative, let index = transactions.firstIndex(where: { $0.step == .body && !$0.usesChunking }) {
-            let id = transactions[index].id
-            transactions[index].failRound(.dataRefused(reply.detached()))
-            emit(.messageRejected(id, reply))
+            if transactions[index].refuseData(reply) == .rejected { emit(.messageRejected(transactions[index].id, reply)) }
         }
         fail(.protocolViolation(.unsolicitedReply(reply.code)), quit: false)
     }
@@ -292,13 +305,21 @@ extension SMTPMachine {
 
     // MARK: Transactions
 
-    private mutating func withTransaction(_ id: TransactionID, _ body: (inout SMTPMachine, Int) -> Void) {
+    /// Runs one reply through the transaction it answers. The transaction machine decides what
+    /// the reply means for the message; this side acts on the wire (body requests, the empty
+    /// terminator, LMTP replies still to come) and reports.
+    private mutating func withTransaction(_ id: TransactionID, phase: SMTPPhase, _ reply: SMTPReply,
+                                          _ body: (inout SMTPMachine, Int) throws(Transaction.Misfit) -> Void) {
         guard let index = transactions.firstIndex(where: { $0.id == id }) else {
             assertionFailure("reply for unknown transaction \(id)")
             fail(.misuse("internal: reply for unknown transaction \(id)"), quit: false)
             return
         }
-        body(&self, index)
+        do throws(Transaction.Misfit) {
+            try body(&self, index)
+        } catch {
+            violation(reply, phase)
+        }
     }
 
     /// 421 in answer to the end of the data still answers it: the message was not taken.
@@ -309,158 +330,64 @@ extension SMTPMachine {
                 transactions[index].finalReplyReceived = true
                 transactions[index].failRound(.messageRefused(reply.detached()))
             }
-        default:
+        case .greeting, .hello, .startTLS, .auth, .mail, .recipient, .data, .chunk(_, last: false), .reset, .quit:
             break
         }
     }
 
-    private mutating func handleMailReply(_ reply: SMTPReply, transaction index: Int) {
-        transactions[index].outstanding -= 1
-        switch reply.code.replyClass {
-        case 2 where reply.code.completesCommand: transactions[index].mailAccepted = true
-        case 4, 5: transactions[index].failRound(.senderRefused(reply.detached()))
-        default: violation(reply, .mail)
-        }
+    private mutating func handleRecipientReply(_ reply: SMTPReply, transaction index: Int, index recipient: Int)
+        throws(Transaction.Misfit) {
+        let verdict = try transactions[index].recipientReplied(reply, recipient: recipient, pipelining: usesPipelining)
+        if verdict == .report { emit(.recipient(transactions[index].id, index: recipient, reply)) }
     }
 
-    private mutating func handleRecipientReply(_ reply: SMTPReply, transaction index: Int, index recipient: Int) {
-        transactions[index].outstanding -= 1
+    private mutating func handleDataReply(_ reply: SMTPReply, transaction index: Int) throws(Transaction.Misfit) {
         let id = transactions[index].id
-        switch reply.code.replyClass {
-        case 2 where reply.code.completesCommand:
-            guard transactions[index].mailAccepted else { return }
-            transactions[index].acceptedInRound += 1
-            if transactions[index].lmtp { transactions[index].acceptedIndices.append(recipient) }
-            emit(.recipient(id, index: recipient, reply))
-        case 4, 5:
-            guard transactions[index].mailAccepted else { return }
-            if Self.meansTooManyRecipients(reply) {
-                // RFC 5321 §4.5.3.1.10: deliver to those accepted, then send the rest again.
-                transactions[index].deferred.append(recipient)
-                if transactions[index].deferralReply == nil { transactions[index].deferralReply = reply.detached() }
-                if !usesPipelining {
-                    let transaction = transactions[index]
-                    for position in transaction.recipientsSent..<transaction.roundCount {
-                        transactions[index].deferred.append(transaction.recipientIndex(atRoundPosition: position))
-                    }
-                    transactions[index].recipientsSent = transaction.roundCount
-                }
-            } else {
-                emit(.recipient(id, index: recipient, reply))
-            }
-        default:
-            violation(reply, .recipient)
+        switch try transactions[index].dataReplied(reply) {
+        case .sendBody:
+            requestBody(id, fromStart: true)
+        case .sendEmptyData:
+            output.append(contentsOf: [UInt8(ascii: "."), 13, 10])
+            if configuration.emitsTranscript { emit(.transcript(.data(byteCount: 3))) }
+            expect(.dataEnd(id))
+        case .rejected:
+            emit(.messageRejected(id, reply))
+        case .quiet:
+            break
         }
     }
 
-    /// 452, or 552 with enhanced code x.5.3, which RFC 5321 says to treat alike.
-    static func meansTooManyRecipients(_ reply: SMTPReply) -> Bool {
-        if reply.code == .insufficientStorage { return true }
-        if reply.code == .exceededStorage, let enhanced = reply.enhancedStatusCode {
-            return enhanced.subject == 5 && enhanced.detail == 3
-        }
-        return false
-    }
-
-    private mutating func handleDataReply(_ reply: SMTPReply, transaction index: Int) {
-        transactions[index].outstanding -= 1
-        let transaction = transactions[index]
-        switch reply.code.replyClass {
-        case 3 where reply.code == .startMailInput:
-            if transaction.roundFailure == nil, transaction.acceptedInRound > 0 {
-                transactions[index].step = .body
-                requestBody(transaction.id, fromStart: true)
-            } else {
-                // Nothing may be sent, yet the server waits for data: end it empty, then RSET.
-                transactions[index].failRound(.noRecipientsAccepted)
-                transactions[index].sentEmptyData = true
-                transactions[index].step = .ended
-                output.append(contentsOf: [UInt8(ascii: "."), 13, 10])
-                if configuration.emitsTranscript { emit(.transcript(.data(byteCount: 3))) }
-                expect(.dataEnd(transaction.id))
-                transactions[index].outstanding += 1
-            }
-        case 4, 5:
-            if transaction.roundFailure == nil {
-                if transaction.acceptedInRound == 0 {
-                    transactions[index].failRound(.noRecipientsAccepted)
-                } else {
-                    transactions[index].failRound(.dataRefused(reply.detached()))
-                    emit(.messageRejected(transaction.id, reply))
-                }
-            }
-        default:
-            violation(reply, .dataInitiation)
-        }
-    }
-
-    private mutating func handleChunkReply(_ reply: SMTPReply, transaction index: Int, last: Bool) {
-        if last { return handleFinalReply(reply, transaction: index) }
-        transactions[index].outstanding -= 1
-        let transaction = transactions[index]
-        switch reply.code.replyClass {
-        case 2 where reply.code.completesCommand:
-            if !usesPipelining, transaction.step == .body, transaction.roundFailure == nil {
-                requestBody(transaction.id, fromStart: false)
-            }
-        case 4, 5:
-            // RFC 3030: after a failed chunk, send no more; RSET once the pipeline drains.
-            bodyRequested = false
-            if transaction.roundFailure == nil {
-                if transaction.acceptedInRound == 0 {
-                    transactions[index].failRound(.noRecipientsAccepted)
-                } else {
-                    transactions[index].failRound(.dataRefused(reply.detached()))
-                    if transaction.acceptedInRound > 0 { emit(.messageRejected(transaction.id, reply)) }
-                }
-            }
-        default:
-            violation(reply, .dataBlock)
+    private mutating func handleChunkReply(_ reply: SMTPReply, transaction index: Int, last: Bool) throws(Transaction.Misfit) {
+        if last { return try handleFinalReply(reply, transaction: index) }
+        let id = transactions[index].id
+        let verdict = try transactions[index].chunkReplied(reply)
+        // RFC 3030: after a failed chunk, no more are asked for.
+        if reply.code.isNegative { bodyRequested = false }
+        switch verdict {
+        case .sendBody:
+            // With PIPELINING the next chunk was asked for already; lock-step asks now.
+            if !usesPipelining { requestBody(id, fromStart: false) }
+        case .rejected:
+            emit(.messageRejected(id, reply))
+        case .quiet, .sendEmptyData:
+            break
         }
     }
 
     /// The reply to the final dot or BDAT LAST; with LMTP, one of several.
-    private mutating func handleFinalReply(_ reply: SMTPReply, transaction index: Int) {
-        transactions[index].outstanding -= 1
-        let transaction = transactions[index]
-        let positive: Bool
-        switch reply.code.replyClass {
-        case 2 where reply.code.completesCommand: positive = true
-        case 4, 5: positive = false
-        default: return violation(reply, .dataTermination)
-        }
-        if transaction.lmtp, transaction.acceptedInRound > 0, !transaction.sentEmptyData, transaction.roundFailure == nil {
-            if transaction.usesChunking, transaction.lmtpRepliesLeft == 0 {
-                // BDAT LAST was pipelined before the RCPT replies: now the count is known.
-                let more = transaction.acceptedInRound - 1
-                transactions[index].lmtpRepliesLeft = transaction.acceptedInRound
-                for _ in 0..<more { expected.prepend(.dataEnd(transaction.id)) }
-                transactions[index].outstanding += more
-            }
-            let position = transaction.acceptedInRound - transactions[index].lmtpRepliesLeft
-            let recipient = transaction.acceptedIndices[position]
-            transactions[index].lmtpRepliesLeft -= 1
-            if transactions[index].lmtpRepliesLeft == 0 { transactions[index].finalReplyReceived = true }
-            emit(.recipientDelivery(transaction.id, index: recipient, reply))
-            if positive {
-                transactions[index].delivered += 1
-            } else {
-                transactions[index].lastFailure = .messageRefused(reply.detached())
-            }
-            return
-        }
-        transactions[index].finalReplyReceived = positive || !transaction.usesChunking
-        if transaction.sentEmptyData || transaction.roundFailure != nil {
-            return
-        }
-        if transaction.acceptedInRound == 0 {
-            transactions[index].failRound(.noRecipientsAccepted)
-        } else if positive {
-            transactions[index].delivered += transaction.acceptedInRound
-            emit(.messageAccepted(transaction.id, reply))
-        } else {
-            transactions[index].failRound(.messageRefused(reply.detached()))
-            emit(.messageRejected(transaction.id, reply))
+    private mutating func handleFinalReply(_ reply: SMTPReply, transaction index: Int) throws(Transaction.Misfit) {
+        let id = transactions[index].id
+        switch try transactions[index].finalReplied(reply) {
+        case .accepted:
+            emit(.messageAccepted(id, reply))
+        case .rejected:
+            emit(.messageRejected(id, reply))
+        case .delivery(let recipient, let more):
+            // BDAT LAST was pipelined before the RCPT replies: now the number of replies is known.
+            for _ in 0..<more { expected.prepend(.dataEnd(id)) }
+            emit(.recipientDelivery(id, index: recipient, reply))
+        case .quiet:
+            break
         }
     }
 

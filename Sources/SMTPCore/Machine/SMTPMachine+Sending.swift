@@ -21,7 +21,7 @@ extension SMTPMachine {
         guard failure == nil else { return }
         switch state {
         case .ready, .quitting: break
-        default: return
+        case .idle, .tlsHandshake, .greeting, .hello, .startTLS, .authenticating, .closed: return
         }
         while finishResolvedTransaction() || advanceNewestTransaction() {}
         guard canSendNewGroup else { return }
@@ -37,7 +37,7 @@ extension SMTPMachine {
     /// Ends the oldest transaction if all its replies are in: RSET when the server may still hold
     /// its state, a further round for deferred recipients, or the final event.
     private mutating func finishResolvedTransaction() -> Bool {
-        guard var transaction = transactions.first, transaction.isRoundResolved else { return false }
+        guard var transaction = transactions.first, isRoundResolved(transaction) else { return false }
         transactions.removeFirst()
         if transaction.needsReset, case .ready = state {
             writeCommand(.reset) { $0.appendASCII("RSET") }
@@ -46,13 +46,19 @@ extension SMTPMachine {
             transactions.insert(transaction, at: 0)
             return true
         }
-        if let reply = transaction.deferralReply {
-            for index in transaction.deferred {
+        if let (recipients, reply) = transaction.refuseDeferred() {
+            for index in recipients {
                 emit(.recipient(transaction.id, index: index, reply))
             }
         }
         emit(.transactionFinished(transaction.id, transaction.outcome()))
         return true
+    }
+
+    /// All replies for the transaction's round are in and nothing more will be sent for it.
+    func isRoundResolved(_ transaction: Transaction) -> Bool {
+        (transaction.step == .ended || transaction.roundFailure != nil)
+            && !expected.contains(where: { $0.transaction == transaction.id })
     }
 
     /// Writes the next commands of the newest transaction that the pipelining rules allow.
@@ -79,17 +85,17 @@ extension SMTPMachine {
                 transactions[index].recipientsSent += 1
             case .dataCommand:
                 guard mayWrite, transactions[index].roundFailure == nil else { return progressed }
-                if !pipelining, transactions[index].acceptedInRound == 0 {
+                if !pipelining, transactions[index].accepted.isEmpty {
                     transactions[index].failRound(.noRecipientsAccepted)
                     return true
                 }
                 if transactions[index].usesChunking {
                     transactions[index].step = .body
+                    transactions[index].contentSent = true
                     requestBody(transactions[index].id, fromStart: true)
                 } else {
                     let id = transactions[index].id
                     writeCommand(.data(id)) { $0.appendASCII("DATA") }
-                    transactions[index].outstanding += 1
                     transactions[index].step = .awaitingGoAhead
                 }
                 return true
@@ -142,7 +148,6 @@ extension SMTPMachine {
                 AddressSyntax.appendXText(envid, to: &out)
             }
         }
-        transactions[index].outstanding += 1
     }
 
     private mutating func writeRecipient(transaction index: Int, position: Int) {
@@ -173,7 +178,6 @@ extension SMTPMachine {
                 AddressSyntax.appendXText(original, to: &out)
             }
         }
-        transactions[index].outstanding += 1
     }
 
     /// Appends one command line and records the reply it waits for. `redacted` replaces the
@@ -193,8 +197,11 @@ extension SMTPMachine {
     mutating func expect(_ expectation: Expectation) {
         if expected.isEmpty {
             headSince = now
-            // Nothing was in flight, so nothing received so far can answer this command.
+            // Nothing was in flight, so nothing received so far, nor anything received before
+            // the driver takes this command, can answer it.
             answeredAheadBefore = parser.receivedByteCount
+            // (The greeting answers no command: nothing is written for it.)
+            commandAwaitingHandover = expectation != .greeting
         }
         expected.append(expectation)
     }
@@ -233,12 +240,13 @@ extension SMTPMachine {
             scratch.removeAll(keepingCapacity: true)
             do {
                 try transactions[index].encoder.encode(bytes, into: &scratch)
+                if last { transactions[index].encoder.finish(into: &scratch) }
+                try checkDeclaredSize(transactions[index])
             } catch {
                 bodyFailed(error, transaction: index)
                 return
             }
             if last {
-                transactions[index].encoder.finish(into: &scratch)
                 writeChunk(transaction: index, last: true)
                 pump()
                 return
@@ -255,25 +263,31 @@ extension SMTPMachine {
         let before = output.count
         do {
             try transactions[index].encoder.encode(bytes, into: &output)
+            if last { transactions[index].encoder.finish(into: &output) }
+            try checkDeclaredSize(transactions[index])
         } catch {
+            // DATA cannot be aborted: the session ends, and what this chunk added never goes out.
             bodyFailed(error, transaction: index)
             return
         }
+        transactions[index].wireBytes += output.count - before
         guard last else {
-            transactions[index].wireBytes += output.count - before
             requestBody(transaction.id, fromStart: false)
             return
         }
-        transactions[index].encoder.finish(into: &output)
-        transactions[index].wireBytes += output.count - before
         if configuration.emitsTranscript { emit(.transcript(.data(byteCount: transactions[index].wireBytes))) }
         transactions[index].step = .ended
         // LMTP: one reply per accepted recipient (RFC 2033 §4.2).
-        let replies = transaction.lmtp ? max(1, transaction.acceptedInRound) : 1
-        transactions[index].lmtpRepliesLeft = transaction.lmtp ? transaction.acceptedInRound : 0
+        let replies = transaction.lmtp ? max(1, transaction.accepted.count) : 1
         for _ in 0..<replies { expect(.dataEnd(transaction.id)) }
-        transactions[index].outstanding += replies
         pump()
+    }
+
+    /// SIZE= is a promise to the server: content that outgrows it is not sent on.
+    private func checkDeclaredSize(_ transaction: Transaction) throws(BodyProblem) {
+        guard let declared = transaction.envelope.size, capabilities.contains(.size),
+              transaction.encoder.contentOctets > declared else { return }
+        throw .largerThanDeclared(size: declared)
     }
 
     /// "BDAT <size>[ LAST]" and the chunk's exact bytes, from `scratch`.
@@ -287,7 +301,6 @@ extension SMTPMachine {
         }
         output.append(contentsOf: scratch)
         transactions[index].wireBytes += size
-        transactions[index].outstanding += 1
         if last {
             transactions[index].step = .ended
             if configuration.emitsTranscript { emit(.transcript(.data(byteCount: transactions[index].wireBytes))) }
@@ -371,7 +384,7 @@ extension SMTPMachine {
             return nil
         case .tlsHandshake(_, let since):
             return (since + timeouts.tlsHandshake, .tlsHandshake)
-        default:
+        case .greeting, .hello, .startTLS, .authenticating, .ready, .quitting:
             break
         }
         var best: (at: SMTPInstant, phase: SMTPPhase)?
@@ -382,7 +395,7 @@ extension SMTPMachine {
         if case .ready = state, expected.isEmpty, transactions.isEmpty, parser.bufferedByteCount > 0 {
             // Part of a reply nobody asked for, between transactions: it gets the usual time to
             // complete (and then fails as unsolicited), never an endless wait.
-            best = (lastReceived + timeouts.command, .idle)
+            best = (unparsedSince + timeouts.command, .idle)
         }
         if failure == nil, transactions.contains(where: { $0.step == .body }) {
             let bodyDue = lastBodyActivity + timeouts.dataBlock
@@ -428,7 +441,7 @@ extension SMTPMachine {
         expected.removeAll()
         switch state {
         case .idle, .tlsHandshake, .closed: inStep = false
-        default: break
+        case .greeting, .hello, .startTLS, .authenticating, .ready, .quitting: break
         }
         if inStep {
             state = .quitting

@@ -72,6 +72,14 @@ public struct SMTPMachine: Sendable {
         case chunk(TransactionID, last: Bool)
         case dataEnd(TransactionID)
         case reset, quit
+
+        /// The transaction whose command waits for this reply.
+        var transaction: TransactionID? {
+            switch self {
+            case .mail(let id), .recipient(let id, _), .data(let id), .chunk(let id, _), .dataEnd(let id): id
+            case .greeting, .hello, .startTLS, .auth, .reset, .quit: nil
+            }
+        }
     }
 
     public let configuration: SMTPConfiguration
@@ -100,10 +108,15 @@ public struct SMTPMachine: Sendable {
     var quitRequested = false
     var bodyRequested = false
     var lastBodyActivity: SMTPInstant = .zero
-    var peerClosed = false
+    /// The transport ended (processed once the replies received before it are handled).
+    var peerClosure: TransportFailure?
     var peerCloseHandled = false
-    /// When server bytes last arrived (unsolicited bytes between transactions time out from here).
-    var lastReceived: SMTPInstant = .zero
+    /// When the oldest server bytes not yet parsed arrived: a reply begun between transactions
+    /// times out from here, however slowly the rest trickles in.
+    var unparsedSince: SMTPInstant = .zero
+    /// A command was queued with nothing else in flight and the driver has not taken it yet:
+    /// whatever arrives meanwhile was sent before the server could have seen it.
+    var commandAwaitingHandover = false
     /// Stream offset before which any reply was sent ahead of the command it would answer:
     /// what the server had sent when a command went out with nothing else in flight.
     var answeredAheadBefore = 0
@@ -137,16 +150,18 @@ public struct SMTPMachine: Sendable {
     public mutating func received(_ bytes: UnsafeRawBufferPointer, at now: SMTPInstant) {
         self.now = now
         guard acceptsServerBytes() else { return }
-        lastReceived = now
+        if parser.bufferedByteCount == 0 { unparsedSince = now }
         parser.append(bytes)
+        if commandAwaitingHandover { answeredAheadBefore = parser.receivedByteCount }
     }
 
     /// Bytes from the server, from any collection (convenient in tests).
     public mutating func received(_ bytes: some Sequence<UInt8>, at now: SMTPInstant) {
         self.now = now
         guard acceptsServerBytes() else { return }
-        lastReceived = now
+        if parser.bufferedByteCount == 0 { unparsedSince = now }
         parser.append(contentsOf: bytes)
+        if commandAwaitingHandover { answeredAheadBefore = parser.receivedByteCount }
     }
 
     private mutating func acceptsServerBytes() -> Bool {
@@ -160,7 +175,7 @@ public struct SMTPMachine: Sendable {
             // Plaintext after the 220 to STARTTLS, in a later read than the 220 itself.
             fail(.protocolViolation(implicit ? .bytesDuringTLSHandshake : .bytesAfterSTARTTLS), quit: false)
             return false
-        default:
+        case .greeting, .hello, .startTLS, .authenticating, .ready, .quitting:
             return true
         }
     }
@@ -194,15 +209,28 @@ public struct SMTPMachine: Sendable {
         }
     }
 
-    /// The server closed the connection (end of stream) or it was reset. Replies already received
-    /// are still processed first.
+    /// The server closed the connection (end of stream). Replies already received are still
+    /// processed first.
     public mutating func connectionClosed(at now: SMTPInstant) {
+        transportFailed(.closedByPeer, at: now)
+    }
+
+    /// The connection could not be made, or failed (reset, a read or write error, a TLS record
+    /// error). Before `connectionEstablished` it is a connect failure. Replies already received
+    /// are still processed first.
+    public mutating func transportFailed(_ transportFailure: TransportFailure, at now: SMTPInstant) {
         self.now = now
         switch state {
-        case .closed: return
-        case .idle: fail(.connectionClosed(.connect), quit: false)
-        case .tlsHandshake: fail(.connectionClosed(.tlsHandshake), quit: false)
-        default: peerClosed = true
+        case .closed:
+            return
+        case .idle:
+            fail(transportFailure == .closedByPeer ? .connectionClosed(.connect) : .transportFailed(transportFailure, .connect),
+                 quit: false)
+        case .tlsHandshake:
+            fail(transportFailure == .closedByPeer ? .connectionClosed(.tlsHandshake)
+                 : .transportFailed(transportFailure, .tlsHandshake), quit: false)
+        case .greeting, .hello, .startTLS, .authenticating, .ready, .quitting:
+            if peerClosure == nil { peerClosure = transportFailure }
         }
     }
 
@@ -280,10 +308,10 @@ public struct SMTPMachine: Sendable {
     /// The caller cannot produce the rest of the content (its source failed). With BDAT the
     /// transaction is reset; with DATA, which cannot be aborted, the connection is dropped so the
     /// server discards the partial message.
-    public mutating func abortBody(for id: TransactionID, at now: SMTPInstant) {
+    public mutating func abortBody(for id: TransactionID, because reason: String, at now: SMTPInstant) {
         self.now = now
         guard let index = bodyTransactionIndex(id) else { return }
-        bodyFailed(.abortedByCaller, transaction: index)
+        bodyFailed(.sourceFailed(reason), transaction: index)
     }
 
     /// Ends the session with QUIT once the transactions in flight are done (pipelined behind the
@@ -329,6 +357,7 @@ public struct SMTPMachine: Sendable {
     /// Hands the pending output to the driver. Passing an empty buffer swaps storage instead of
     /// copying, so a driver that clears its buffer after each write never makes the engine allocate.
     public mutating func takeOutput(into buffer: inout [UInt8]) {
+        commandAwaitingHandover = false
         if buffer.isEmpty {
             swap(&buffer, &output)
         } else {

@@ -1,10 +1,17 @@
-/// One message's progress through MAIL, RCPT, DATA or BDAT, and the end of the data.
+/// One message's progress through MAIL, RCPT, DATA or BDAT, and the end of the data: the
+/// transaction machine.
+///
+/// The session machine owns the wire (what is written, which reply answers which command, the
+/// pipelining rules); this machine owns what each reply *means* for the message. Its inputs are
+/// the replies to the message's own commands (`mailReplied`, `recipientReplied`, `dataReplied`,
+/// `chunkReplied`, `finalReplied`) and the session ending under it (`outcome(sessionError:)`);
+/// each returns a verdict the session machine acts on. It keeps every recipient's result, so
+/// the outcome it produces is the only account of the message.
 ///
 /// A transaction is sent in rounds. The first round carries every recipient; when the server
-/// answers RCPT with 452 ("too many recipients", RFC 5321 §4.5.3.1.10) after accepting some,
-/// those recipients go in a further round, a new MAIL transaction over the same content, once the
-/// current round has delivered. The session machine owns the wire; this type keeps the counts
-/// and decides what each reply means for the message.
+/// answers RCPT with "too many recipients" (452, or any refusal with enhanced code X.5.3, RFC
+/// 5321 §4.5.3.1.10) after accepting some, those recipients go in a further round, a new MAIL
+/// transaction over the same content, once the current round has delivered.
 struct Transaction: Sendable {
     /// What to send next, or what the transaction is waiting for.
     enum Step: Sendable, Equatable {
@@ -29,29 +36,30 @@ struct Transaction: Sendable {
     var retryRound: [Int]?
     /// How many of this round's RCPT commands were written.
     var recipientsSent = 0
-    /// Replies still owed to this transaction's commands.
-    var outstanding = 0
 
     // Per round.
     var mailAccepted = false
-    var acceptedInRound = 0
-    /// LMTP maps each post-data reply to an accepted recipient, in RCPT order.
-    var acceptedIndices: [Int] = []
-    var lmtpRepliesLeft = 0
+    /// Recipients accepted at RCPT in this round, in RCPT order (LMTP answers them in this order).
+    var accepted: [Int] = []
+    /// LMTP replies after the data received so far in this round.
+    var lmtpRepliesSeen = 0
     var roundFailure: TransactionFailure?
     /// The final reply (dot or BDAT LAST) arrived, so the server holds no transaction state.
     var finalReplyReceived = false
     /// DATA got 354 with nothing to send: the terminator went alone.
     var sentEmptyData = false
-    /// Body bytes written for the current round (wire form).
+    /// Body octets written for the current round (wire form).
     var wireBytes = 0
-    /// Recipients deferred by 452 in this round, and the reply that deferred them.
+    /// Recipients deferred by "too many recipients" in this round, and the reply that deferred them.
     var deferred: [Int] = []
     var deferralReply: SMTPReply?
 
     // Whole transaction.
-    var delivered = 0
-    var lastFailure: TransactionFailure?
+    /// Every recipient's result so far; `.notAttempted` until a reply decides it.
+    var results: [RecipientOutcome]
+    var dataReply: SMTPReply?
+    /// Some message content went on the wire in some round.
+    var contentSent = false
 
     init(id: TransactionID, envelope: Envelope, usesChunking: Bool, needsSMTPUTF8: Bool, lmtp: Bool) {
         self.id = id
@@ -60,6 +68,9 @@ struct Transaction: Sendable {
         self.needsSMTPUTF8 = needsSMTPUTF8
         self.lmtp = lmtp
         self.encoder = Transaction.makeEncoder(envelope: envelope, usesChunking: usesChunking)
+        results = envelope.recipients.enumerated().map {
+            RecipientOutcome(index: $0.offset, address: $0.element.address, status: .notAttempted, reply: nil)
+        }
     }
 
     private static func makeEncoder(envelope: Envelope, usesChunking: Bool) -> BodyEncoder {
@@ -74,11 +85,6 @@ struct Transaction: Sendable {
 
     func recipientIndex(atRoundPosition position: Int) -> Int {
         retryRound?[position] ?? position
-    }
-
-    /// All replies for the round are in and nothing more will be sent for it.
-    var isRoundResolved: Bool {
-        outstanding == 0 && (step == .ended || roundFailure != nil)
     }
 
     /// The server may still hold MAIL state for this round: RSET before anything else.
@@ -97,19 +103,196 @@ struct Transaction: Sendable {
         if roundFailure == nil { roundFailure = failure }
     }
 
+    // MARK: Inputs: the replies to this message's commands
+
+    /// A reply that does not fit its command (the session machine treats it as a violation).
+    struct Misfit: Error {}
+
+    /// The reply to MAIL.
+    mutating func mailReplied(_ reply: SMTPReply) throws(Misfit) {
+        switch reply.code.replyClass {
+        case 2 where reply.code.completesCommand: mailAccepted = true
+        case 4, 5: failRound(.senderRefused(reply.detached()))
+        default: throw Misfit()
+        }
+    }
+
+    enum RecipientVerdict: Equatable {
+        /// Report the reply as a `.recipient` event.
+        case report
+        /// Deferred to a further round: report nothing yet.
+        case deferred
+        /// MAIL was refused, so this reply decides nothing.
+        case ignore
+    }
+
+    /// The reply to the RCPT of envelope recipient `recipient`.
+    mutating func recipientReplied(_ reply: SMTPReply, recipient: Int, pipelining: Bool) throws(Misfit) -> RecipientVerdict {
+        switch reply.code.replyClass {
+        case 2 where reply.code.completesCommand:
+            guard mailAccepted else { return .ignore }
+            accepted.append(recipient)
+            return .report
+        case 4, 5:
+            guard mailAccepted else { return .ignore }
+            guard Self.meansTooManyRecipients(reply) else {
+                results[recipient].status = .refused
+                results[recipient].reply = reply.detached()
+                return .report
+            }
+            deferred.append(recipient)
+            if deferralReply == nil { deferralReply = reply.detached() }
+            if !pipelining {
+                // Lock-step: the RCPTs not yet written go in the next round too.
+                for position in recipientsSent..<roundCount {
+                    deferred.append(recipientIndex(atRoundPosition: position))
+                }
+                recipientsSent = roundCount
+            }
+            return .deferred
+        default:
+            throw Misfit()
+        }
+    }
+
+    /// 452, or any refusal whose enhanced code is X.5.3 ("too many recipients": 552 5.5.3 in RFC
+    /// 5321 §4.5.3.1.10, 451 4.5.3 from OpenSMTPD): the rest go in a further transaction.
+    static func meansTooManyRecipients(_ reply: SMTPReply) -> Bool {
+        if reply.code == .insufficientStorage { return true }
+        if let enhanced = reply.enhancedStatusCode, reply.code.isNegative {
+            return enhanced.subject == 5 && enhanced.detail == 3
+        }
+        return false
+    }
+
+    enum GoAheadVerdict: Equatable {
+        /// Ask for the content.
+        case sendBody
+        /// Nothing may be sent, yet the server waits for data: end it empty.
+        case sendEmptyData
+        /// The message was refused at DATA: report `.messageRejected`.
+        case rejected
+        /// Nothing to report (the round had already failed, or no recipient was accepted).
+        case quiet
+    }
+
+    /// The reply to DATA.
+    mutating func dataReplied(_ reply: SMTPReply) throws(Misfit) -> GoAheadVerdict {
+        switch reply.code.replyClass {
+        case 3 where reply.code == .startMailInput:
+            if roundFailure == nil, !accepted.isEmpty {
+                step = .body
+                contentSent = true
+                return .sendBody
+            }
+            failRound(.noRecipientsAccepted)
+            sentEmptyData = true
+            step = .ended
+            return .sendEmptyData
+        case 4, 5:
+            return refuseData(reply)
+        default:
+            throw Misfit()
+        }
+    }
+
+    /// The reply to a BDAT chunk that is not the last. Returns whether more chunks may follow.
+    mutating func chunkReplied(_ reply: SMTPReply) throws(Misfit) -> GoAheadVerdict {
+        switch reply.code.replyClass {
+        case 2 where reply.code.completesCommand:
+            return step == .body && roundFailure == nil ? .sendBody : .quiet
+        case 4, 5:
+            // RFC 3030: after a failed chunk, send no more.
+            return refuseData(reply)
+        default:
+            throw Misfit()
+        }
+    }
+
+    /// A negative reply to DATA or a chunk, or one that arrives while DATA content streams (a
+    /// server giving up on the message early): the accepted recipients are refused with it.
+    mutating func refuseData(_ reply: SMTPReply) -> GoAheadVerdict {
+        guard roundFailure == nil else { return .quiet }
+        guard !accepted.isEmpty else {
+            failRound(.noRecipientsAccepted)
+            return .quiet
+        }
+        let detached = reply.detached()
+        failRound(.dataRefused(detached))
+        settleAccepted(.refused, detached)
+        return .rejected
+    }
+
+    enum FinalVerdict: Equatable {
+        /// Report `.messageAccepted`.
+        case accepted
+        /// Report `.messageRejected`.
+        case rejected
+        /// LMTP: report `.recipientDelivery` for this recipient. `more` replies follow that the
+        /// session machine did not expect yet (BDAT LAST went out before the RCPT replies).
+        case delivery(recipient: Int, more: Int)
+        /// Nothing to report.
+        case quiet
+    }
+
+    /// The reply to the final dot or BDAT LAST; with LMTP, one of several.
+    mutating func finalReplied(_ reply: SMTPReply) throws(Misfit) -> FinalVerdict {
+        let positive: Bool
+        switch reply.code.replyClass {
+        case 2 where reply.code.completesCommand: positive = true
+        case 4, 5: positive = false
+        default: throw Misfit()
+        }
+        if lmtp, !accepted.isEmpty, !sentEmptyData, roundFailure == nil {
+            let more = usesChunking && lmtpRepliesSeen == 0 ? accepted.count - 1 : 0
+            let recipient = accepted[lmtpRepliesSeen]
+            lmtpRepliesSeen += 1
+            if lmtpRepliesSeen == accepted.count { finalReplyReceived = true }
+            let detached = reply.detached()
+            results[recipient].status = positive ? .delivered : .refused
+            results[recipient].reply = detached
+            dataReply = detached
+            return .delivery(recipient: recipient, more: more)
+        }
+        finalReplyReceived = positive || !usesChunking
+        if sentEmptyData || roundFailure != nil { return .quiet }
+        guard !accepted.isEmpty else {
+            failRound(.noRecipientsAccepted)
+            return .quiet
+        }
+        let detached = reply.detached()
+        dataReply = detached
+        if positive {
+            settleAccepted(.delivered, detached)
+            return .accepted
+        }
+        failRound(.messageRefused(detached))
+        settleAccepted(.refused, detached)
+        return .rejected
+    }
+
+    /// Every recipient accepted at RCPT in this round gets `status`, decided by `reply`.
+    private mutating func settleAccepted(_ status: RecipientOutcome.Status, _ reply: SMTPReply) {
+        for recipient in accepted {
+            results[recipient].status = status
+            results[recipient].reply = reply
+        }
+    }
+
+    // MARK: Rounds and the end
+
     /// Starts the retry round for deferred recipients, if the current round delivered.
     /// Returns false when there is nothing (more) to retry.
     mutating func startRetryRoundIfUseful() -> Bool {
-        guard !deferred.isEmpty, roundFailure == nil, acceptedInRound > 0, finalReplyReceived else { return false }
+        guard !deferred.isEmpty, roundFailure == nil, !accepted.isEmpty, finalReplyReceived else { return false }
         retryRound = deferred
         deferred = []
         deferralReply = nil
         step = .mail
         recipientsSent = 0
         mailAccepted = false
-        acceptedInRound = 0
-        acceptedIndices = []
-        lmtpRepliesLeft = 0
+        accepted = []
+        lmtpRepliesSeen = 0
         finalReplyReceived = false
         sentEmptyData = false
         wireBytes = 0
@@ -117,23 +300,63 @@ struct Transaction: Sendable {
         return true
     }
 
+    /// The transaction is over with recipients still deferred (its round failed, so no further
+    /// round): the deferral refused them. Returns them, for their `.recipient` events.
+    mutating func refuseDeferred() -> (recipients: [Int], reply: SMTPReply)? {
+        guard let reply = deferralReply, !deferred.isEmpty else { return nil }
+        for recipient in deferred {
+            results[recipient].status = .refused
+            results[recipient].reply = reply
+        }
+        return (deferred, reply)
+    }
+
     /// The outcome once the transaction is over; `sessionError` when the session ended under it.
-    func outcome(sessionError: SMTPError? = nil) -> TransactionOutcome {
-        let total = envelope.recipients.count
-        var failure = roundFailure ?? lastFailure
-        var status: TransactionOutcome.Status
-        if let sessionError, failure == nil { failure = .sessionEnded(sessionError) }
+    func outcome(sessionError: SMTPError? = nil) -> MessageOutcome {
+        var recipients = results
         if sessionError != nil, step == .ended, !finalReplyReceived, !sentEmptyData, roundFailure == nil {
+            // The end of the data went out and its reply never came.
+            for recipient in accepted where recipients[recipient].status == .notAttempted {
+                recipients[recipient].status = .unknown
+            }
+        }
+        var delivered = 0
+        var unknown = 0
+        for recipient in recipients {
+            switch recipient.status {
+            case .delivered: delivered += 1
+            case .unknown: unknown += 1
+            case .refused, .notAttempted: break
+            }
+        }
+        let status: MessageOutcome.Status
+        if unknown > 0 {
             status = .unknown
-        } else if delivered == total {
+        } else if delivered == recipients.count {
             status = .delivered
-            failure = nil
         } else if delivered > 0 {
             status = .partiallyDelivered
         } else {
             status = .notDelivered
         }
-        if delivered == 0, status == .notDelivered, failure == nil { failure = .noRecipientsAccepted }
-        return TransactionOutcome(status: status, recipientCount: total, deliveredCount: delivered, failure: failure)
+        var failure: TransactionFailure?
+        if status != .delivered {
+            // A later round in which none was accepted still leaves the earlier rounds' deliveries.
+            let round = delivered > 0 && roundFailure == .noRecipientsAccepted ? nil : roundFailure
+            failure = round ?? sessionError.map { .sessionEnded($0) }
+                ?? (delivered > 0 ? .recipientsRefused : .noRecipientsAccepted)
+        }
+        // Safe to send again: no content went out, no recipient was decided, and the reason is
+        // temporary (a 4xx to MAIL, or the session ending).
+        var temporary = false
+        switch roundFailure {
+        case .senderRefused(let reply)?: temporary = reply.code.replyClass == 4
+        case nil: temporary = sessionError != nil
+        default: temporary = false
+        }
+        let undecided = recipients.allSatisfy { $0.status == .notAttempted }
+        let safe = temporary && !contentSent && undecided && retryRound == nil
+        return MessageOutcome(status: status, recipients: recipients, dataReply: dataReply, failure: failure,
+                              isSafeToRetry: safe)
     }
 }

@@ -115,15 +115,18 @@ public enum BodyProblem: Error, Hashable, Sendable, CustomStringConvertible {
     case lineTooLong(limit: Int)
     /// A byte above 127 in a body declared 7-bit.
     case eightBitData
-    /// The caller gave up (its source failed).
-    case abortedByCaller
+    /// The caller's content source failed, for this reason.
+    case sourceFailed(String)
+    /// The content grew past the SIZE= it was announced with.
+    case largerThanDeclared(size: Int)
 
     public var description: String {
         switch self {
         case .nulByte: "message contains a NUL byte"
         case .lineTooLong(let limit): "message has a line longer than \(limit) octets"
         case .eightBitData: "message contains 8-bit data but was declared 7-bit"
-        case .abortedByCaller: "message data aborted"
+        case .sourceFailed(let why): "message content failed: \(why)"
+        case .largerThanDeclared(let size): "message is larger than the \(size) octets announced with SIZE="
         }
     }
 }
@@ -187,6 +190,8 @@ public enum SMTPError: Error, Hashable, Sendable, CustomStringConvertible {
     // Time and the connection.
     case timeout(SMTPPhase)
     case connectionClosed(SMTPPhase)
+    /// The transport failed (could not connect, reset, a TLS record error) during this phase.
+    case transportFailed(TransportFailure, SMTPPhase)
     case cancelled
 
     public var description: String {
@@ -219,7 +224,21 @@ public enum SMTPError: Error, Hashable, Sendable, CustomStringConvertible {
         case .authenticationAborted(let reason): "authentication aborted: \(reason)"
         case .timeout(let phase): "timed out waiting for \(phase)"
         case .connectionClosed(let phase): "connection closed by server during \(phase)"
+        case .transportFailed(let failure, let phase):
+            switch failure {
+            case .resolution, .connect: "\(failure)"
+            case .closedByPeer: "connection closed by server during \(phase)"
+            case .reset, .io, .tls: "\(failure) during \(phase)"
+            }
         case .cancelled: "cancelled"
         }
+    }
+}
+
+extension SMTPError {
+    /// The session's error when its connection could not be made at all (before the engine saw
+    /// a byte), so every driver reports it the same way.
+    public static func couldNotConnect(_ failure: TransportFailure) -> SMTPError {
+        .transportFailed(failure, .connect)
     }
 }

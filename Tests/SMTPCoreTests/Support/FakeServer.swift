@@ -270,8 +270,8 @@ struct Loopback {
         }
     }
 
-    var outcomes: [TransactionID: TransactionOutcome] {
-        var result: [TransactionID: TransactionOutcome] = [:]
+    var outcomes: [TransactionID: MessageOutcome] {
+        var result: [TransactionID: MessageOutcome] = [:]
         for event in events {
             if case .transactionFinished(let id, let outcome) = event { result[id] = outcome }
         }

@@ -29,6 +29,8 @@ struct RunResult: Equatable {
     var closed: Bool
     var failure: SMTPError?
     var startErrors: [String]
+    /// Every `.transactionFinished` outcome, in order.
+    var outcomes: [MessageOutcome] = []
 
     var clientText: String { String(decoding: clientBytes, as: UTF8.self) }
 }
@@ -50,6 +52,7 @@ struct Harness {
     var closed = false
     var tlsRequested = false
     var startErrors: [String] = []
+    var outcomes: [MessageOutcome] = []
     private var started: [TransactionID: Int] = [:]
     private var bodyCursor: [TransactionID: Int] = [:]
     private var bodyPieces: [TransactionID: [[UInt8]]] = [:]
@@ -109,6 +112,7 @@ struct Harness {
                 }
             case .event(let event):
                 events.append(describe(event))
+                if case .transactionFinished(_, let outcome) = event { outcomes.append(outcome) }
             case .close:
                 closed = true
             case .wait:
@@ -147,7 +151,8 @@ struct Harness {
     }
 
     var result: RunResult {
-        RunResult(clientBytes: client, events: events, closed: closed, failure: machine.failure, startErrors: startErrors)
+        RunResult(clientBytes: client, events: events, closed: closed, failure: machine.failure, startErrors: startErrors,
+                  outcomes: outcomes)
     }
 }
 

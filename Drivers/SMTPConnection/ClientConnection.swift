@@ -1,13 +1,6 @@
 import SMTPCore
 import SMTPTLS
 
-/// One SMTP connection without sockets: the engine, the TLS session it may ask for, the message
-/// sources it reads from, and the reports it builds. Drivers move bytes between a socket and
-/// this object and tell it the time; it makes no protocol decision of its own (the engine does)
-/// and does no network I/O (the driver does).
-///
-/// Driver contract, after every input: write `takeNetworkOutput` to the socket; wait for
-/// readability (or writability while output is pending) until `deadline`; close when `isFinished`.
 /// What an observer may want to know beside the event itself.
 public struct ConnectionInfo: Sendable {
     /// "TLSv1.3 TLS_AES_256_GCM_SHA384" once TLS is up.
@@ -17,22 +10,39 @@ public struct ConnectionInfo: Sendable {
 /// Sees every session event of a connection (on the driver's thread).
 public typealias SessionObserver = (SMTPEvent, ConnectionInfo) -> Void
 
+/// One SMTP connection without sockets: the engine, the TLS session it may ask for, the readers
+/// of the messages in flight, and their completions. It moves bytes between the driver and the
+/// engine (through TLS when it is on) and hands each message the outcome the engine decided.
+/// It makes no protocol decision and does no network I/O.
+///
+/// # Driver contract
+///
+/// 1. `start(at:)` once the TCP connection is up, or `connectFailed(_:at:)` when it could not
+///    be made (every queued message then completes with that failure).
+/// 2. After every input, write what `takeNetworkOutput(into:)` gives (when `hasNetworkOutput`),
+///    then call `outputDrained(at:)` once it is written.
+/// 3. Feed what the socket gives: `received(_:at:)`, `connectionClosed(at:)` at end of stream,
+///    `transportFailed(_:at:)` for a reset or an I/O error; call `timePassed(at:)` when
+///    `deadline` passes.
+/// 4. Close the socket once `isFinished` and the last output is written.
+///
+/// Every completion runs on the driver's thread, inside one of these calls, exactly once per
+/// message given to the connection.
 public final class ClientConnection {
     /// How the connection treats an empty message queue.
-    public enum IdlePolicy {
+    public enum IdlePolicy: Sendable {
         /// QUIT as soon as no message is waiting (one-shot and batch sending).
         case quitWhenIdle
         /// Stay connected until `quit()` (the session API).
         case stayConnected
     }
 
-    public typealias Completion = (DeliveryReport) -> Void
+    public typealias Completion = (MessageOutcome) -> Void
     public typealias MessageSupplier = () -> (OutgoingMessage, Completion)?
 
     private var machine: SMTPMachine
     private let tlsContext: TLSClientContext?
     private let tlsHost: String
-    private let chunkSize: Int
     private let idlePolicy: IdlePolicy
     private var queue: [(OutgoingMessage, Completion)] = []
     private let supplier: MessageSupplier?
@@ -50,23 +60,21 @@ public final class ClientConnection {
     private var inFlight: [TransactionID: InFlight] = [:]
     private var closeRequested = false
     private var now: SMTPInstant = .zero
-    /// Pending output above which body chunks wait for the driver to drain (backpressure).
-    public var outputHighWater = 256 * 1024
 
     private struct InFlight {
         var message: OutgoingMessage
         var completion: Completion
-        var bodyOffset = 0
-        var recipients: [RecipientReport]
-        var finalReply: SMTPReply?
+        /// This round's pass over the content.
+        var reader: (any MessageReader)?
     }
 
+    /// `chunkSize`: octets read from a message's content per chunk. Output waiting for the
+    /// driver is bounded by the engine's `limits.outputHighWater`, the one backpressure limit.
     public init(configuration: SMTPConfiguration, tlsContext: TLSClientContext?, tlsHost: String, chunkSize: Int = 64 * 1024,
                 idlePolicy: IdlePolicy, supplier: MessageSupplier? = nil) throws(SMTPError) {
         machine = try SMTPMachine(configuration: configuration)
         self.tlsContext = tlsContext
         self.tlsHost = tlsHost
-        self.chunkSize = max(1024, chunkSize)
         self.idlePolicy = idlePolicy
         self.supplier = supplier
         bodyBuffer = .allocate(byteCount: max(1024, chunkSize), alignment: 16)
@@ -83,6 +91,7 @@ public final class ClientConnection {
     public var isFinished: Bool { closeRequested }
     public var deadline: SMTPInstant? { machine.nextDeadline }
     public var hasNetworkOutput: Bool { !networkOut.isEmpty }
+    /// The error that ended the session, if one did.
     public var failure: SMTPError? { machine.failure }
     public var capabilities: Capabilities { machine.capabilities }
     public var isTLSActive: Bool { machine.isTLSActive }
@@ -103,17 +112,26 @@ public final class ClientConnection {
 
     // MARK: Inputs
 
+    /// The TCP connection is up.
     public func start(at now: SMTPInstant) {
         self.now = now
         machine.connectionEstablished(at: now)
         process()
     }
 
+    /// The connection could not be made (resolution, every address refused or timed out).
+    public func connectFailed(_ failure: TransportFailure, at now: SMTPInstant) {
+        self.now = now
+        machine.transportFailed(failure, at: now)
+        process()
+        // A supplier's messages were never taken: nothing to complete for them.
+    }
+
     /// Queues a message (the session API); it starts as soon as the engine allows.
     public func enqueue(_ message: OutgoingMessage, completion: @escaping Completion, at now: SMTPInstant) {
         self.now = now
         guard !closeRequested else {
-            completion(.notSent(message.envelope, because: .sessionEnded(machine.failure ?? .connectionClosed(.idle))))
+            completion(.notAttempted(message.envelope, because: .sessionEnded(machine.failure ?? .connectionClosed(.idle))))
             return
         }
         queue.append((message, completion))
@@ -128,6 +146,7 @@ public final class ClientConnection {
         process()
     }
 
+    /// Abandons the session at once (no QUIT); messages in flight and queued end as cancelled.
     public func cancel(at now: SMTPInstant) {
         self.now = now
         machine.cancel(at: now)
@@ -147,16 +166,18 @@ public final class ClientConnection {
         process()
     }
 
-    /// End of stream or reset.
+    /// End of stream.
     public func connectionClosed(at now: SMTPInstant) {
+        transportFailed(.closedByPeer, at: now)
+    }
+
+    /// The socket failed (reset, a read or write error). A close during the TLS handshake is
+    /// the engine's to judge like any other.
+    public func transportFailed(_ failure: TransportFailure, at now: SMTPInstant) {
         self.now = now
         guard !closeRequested else { return }
-        if tlsHandshaking {
-            tlsHandshaking = false
-            machine.tlsFailed(.handshake("the server closed the connection during the TLS handshake"), at: now)
-        } else {
-            machine.connectionClosed(at: now)
-        }
+        tlsHandshaking = false
+        machine.transportFailed(failure, at: now)
         process()
     }
 
@@ -205,7 +226,9 @@ public final class ClientConnection {
         case .done:
             tlsHandshaking = false
             machine.tlsEstablished(at: now)
-            decrypt(tls) // application data that arrived with the last handshake flight
+            // Application data that came with the last handshake flight reaches the engine
+            // before its EHLO is written: the engine knows it cannot be the EHLO's reply.
+            decrypt(tls)
         }
     }
 
@@ -218,7 +241,7 @@ public final class ClientConnection {
         switch status {
         case .ok: break
         case .closed: machine.connectionClosed(at: now)
-        case .failed: machine.connectionClosed(at: now)
+        case .failed(let error): machine.transportFailed(.tls(code: error.code, reason: error.reason), at: now)
         }
     }
 
@@ -230,10 +253,13 @@ public final class ClientConnection {
             case .write:
                 machine.takeOutput(into: &plaintext)
                 if let tls, !tlsHandshaking {
-                    let written = plaintext.withUnsafeBytes { raw in
-                        do { try tls.writePlaintext(raw); return true } catch { return false }
+                    var failure: TransportFailure?
+                    plaintext.withUnsafeBytes { raw in
+                        do throws(TLSRecordError) { try tls.writePlaintext(raw) } catch {
+                            failure = .tls(code: error.code, reason: error.reason)
+                        }
                     }
-                    if !written { machine.connectionClosed(at: now) }
+                    if let failure { machine.transportFailed(failure, at: now) }
                     tls.drainNetwork(into: &networkOut)
                 } else {
                     networkOut.append(contentsOf: plaintext)
@@ -248,13 +274,15 @@ public final class ClientConnection {
                     machine.quit(at: now)
                 }
             case .sendBody(let id, let fromStart):
-                if networkOut.count >= outputHighWater {
+                if networkOut.count >= machine.configuration.limits.outputHighWater {
                     deferredBody = (id, fromStart)
                     return
                 }
                 feedBody(id, fromStart: fromStart)
             case .event(let event):
-                record(event)
+                if case .transactionFinished(let id, let outcome) = event, let entry = inFlight.removeValue(forKey: id) {
+                    entry.completion(outcome)
+                }
                 onEvent?(event, ConnectionInfo(tls: tlsDescription))
             case .close:
                 closeRequested = true
@@ -264,7 +292,7 @@ public final class ClientConnection {
                 }
                 failQueued()
             case .wait:
-                if let (id, fromStart) = deferredBody, networkOut.count < outputHighWater {
+                if let (id, fromStart) = deferredBody, networkOut.count < machine.configuration.limits.outputHighWater {
                     deferredBody = nil
                     feedBody(id, fromStart: fromStart)
                     continue
@@ -287,74 +315,35 @@ public final class ClientConnection {
             }
             do {
                 let id = try machine.startTransaction(next.0.envelope, at: now)
-                inFlight[id] = InFlight(message: next.0, completion: next.1,
-                                        recipients: next.0.envelope.recipients.map {
-                                            RecipientReport(address: $0.address, delivered: false, reply: nil)
-                                        })
+                inFlight[id] = InFlight(message: next.0, completion: next.1)
             } catch {
-                next.1(.notSent(next.0.envelope, because: .local(error)))
+                next.1(.notAttempted(next.0.envelope, because: .local(error)))
             }
         }
     }
 
+    /// One chunk of a message's content for the engine; a fresh reader for each pass.
     private func feedBody(_ id: TransactionID, fromStart: Bool) {
-        guard var entry = inFlight[id] else { return }
+        guard inFlight[id] != nil else { return }
         do {
-            if fromStart, entry.bodyOffset > 0 {
-                try entry.message.body.rewind()
-                entry.bodyOffset = 0
+            if fromStart { inFlight[id]!.reader = try inFlight[id]!.message.content.makeReader() }
+            guard let reader = inFlight[id]!.reader else {
+                try machine.finishBody(for: id, at: now)
+                return
             }
-            let count = try entry.message.body.read(into: bodyBuffer)
-            entry.bodyOffset += count
-            inFlight[id] = entry
+            let count = try reader.read(into: bodyBuffer)
             if count == 0 {
                 try machine.finishBody(for: id, at: now)
             } else {
-                let last = entry.message.body.knownSize.map { entry.bodyOffset >= $0 } ?? false
-                try machine.sendBody(UnsafeRawBufferPointer(rebasing: bodyBuffer[0..<count]), for: id, last: last, at: now)
+                try machine.sendBody(UnsafeRawBufferPointer(rebasing: bodyBuffer[0..<count]), for: id, last: reader.isAtEnd, at: now)
             }
+        } catch let error as MessageSourceError {
+            // The content failed: the engine aborts the message, and the outcome says why.
+            inFlight[id]?.reader = nil
+            machine.abortBody(for: id, because: error.message, at: now)
         } catch {
-            // The source failed (or the engine refused the call): the engine aborts the message.
-            machine.abortBody(for: id, at: now)
-        }
-    }
-
-    // MARK: Reports
-
-    private func record(_ event: SMTPEvent) {
-        switch event {
-        case .recipient(let id, let index, let reply):
-            guard inFlight[id] != nil, index < inFlight[id]!.recipients.count else { return }
-            if !reply.code.isPositiveCompletion {
-                inFlight[id]!.recipients[index].reply = reply.detached()
-            }
-        case .recipientDelivery(let id, let index, let reply):
-            guard inFlight[id] != nil, index < inFlight[id]!.recipients.count else { return }
-            inFlight[id]!.recipients[index].reply = reply.detached()
-            inFlight[id]!.recipients[index].delivered = reply.code.isPositiveCompletion
-        case .messageAccepted(let id, let reply):
-            guard var entry = inFlight[id] else { return }
-            let detached = reply.detached()
-            entry.finalReply = detached
-            // Every recipient accepted at RCPT in this round and not yet settled is now delivered.
-            for index in entry.recipients.indices where entry.recipients[index].reply == nil {
-                entry.recipients[index].delivered = true
-                entry.recipients[index].reply = detached
-            }
-            inFlight[id] = entry
-        case .messageRejected(let id, let reply):
-            inFlight[id]?.finalReply = reply.detached()
-        case .transactionFinished(let id, let outcome):
-            guard var entry = inFlight.removeValue(forKey: id) else { return }
-            if case .sessionEnded = outcome.failure, outcome.status != .unknown {
-                for index in entry.recipients.indices where !entry.recipients[index].delivered {
-                    entry.recipients[index].reply = nil
-                }
-            }
-            entry.completion(DeliveryReport(status: outcome.status, recipients: entry.recipients,
-                                            finalReply: entry.finalReply, failure: outcome.failure))
-        default:
-            break
+            inFlight[id]?.reader = nil
+            machine.abortBody(for: id, because: "\(error)", at: now)
         }
     }
 
@@ -364,7 +353,7 @@ public final class ClientConnection {
         let waiting = queue
         queue.removeAll()
         for (message, completion) in waiting {
-            completion(.notSent(message.envelope, because: .sessionEnded(error)))
+            completion(.notAttempted(message.envelope, because: .sessionEnded(error)))
         }
     }
 }

@@ -147,7 +147,7 @@ enum EngineHarness {
                 heloName: EngineHarness.heloName, tls: policies[Int(first & 3)], authentication: authentication,
                 dialect: lmtp ? .lmtp : .smtp, usePipelining: first & 0x04 != 0, useChunking: first & 0x08 != 0,
                 timeouts: timeouts, limits: limits, emitsTranscript: true)
-            do { machine = try SMTPMachine(configuration: configuration) } catch { preconditionFailure("\(error)") }
+            do { machine = try SMTPMachine(configuration: configuration) } catch { invariantFailure("\(error)") }
 
             body = EngineHarness.bodies[Int((second >> 2) & 3)]
             let recipients = EngineHarness.recipients
@@ -218,7 +218,7 @@ enum EngineHarness {
                     machine.tlsFailed(code == 15 ? .handshake("no shared cipher") : .certificate("expired"), at: now)
                 }
                 drain()
-                if code != 14 { precondition(machine.isClosed, "a failed handshake left the session open") }
+                if code != 14 { invariant(machine.isClosed, "a failed handshake left the session open") }
             case 17:
                 if let request = deferredBody {
                     deferredBody = nil
@@ -231,7 +231,7 @@ enum EngineHarness {
             default:
                 machine.cancel(at: now)
                 drain()
-                precondition(machine.isClosed, "cancel left the session open")
+                invariant(machine.isClosed, "cancel left the session open")
             }
         }
 
@@ -245,7 +245,7 @@ enum EngineHarness {
             bytes.withUnsafeBytes { machine.received($0, at: now) }
             drain()
             if duringHandshake, !wasClosed {
-                precondition(machine.isClosed, "bytes during the TLS handshake did not end the session")
+                invariant(machine.isClosed, "bytes during the TLS handshake did not end the session")
             }
         }
 
@@ -254,7 +254,7 @@ enum EngineHarness {
             now = now + .milliseconds(1)
             machine.connectionClosed(at: now)
             drain()
-            precondition(machine.isClosed, "EOF left the session open")
+            invariant(machine.isClosed, "EOF left the session open")
         }
 
         /// The clock moves to `instant` and the driver reports it, as it does when a wait ends.
@@ -266,9 +266,9 @@ enum EngineHarness {
             let pending = machine.pendingOutputCount
             machine.deadlineReached(at: now)
             if due {
-                precondition(machine.isClosed, "a due deadline left the session open")
+                invariant(machine.isClosed, "a due deadline left the session open")
             } else {
-                precondition(machine.failure == failure && machine.isClosed == closed && machine.pendingOutputCount == pending,
+                invariant(machine.failure == failure && machine.isClosed == closed && machine.pendingOutputCount == pending,
                              "deadlineReached before the deadline changed something")
             }
             drain()
@@ -280,7 +280,7 @@ enum EngineHarness {
             var steps = 0
             while true {
                 steps += 1
-                precondition(steps < 100_000, "drain does not end")
+                invariant(steps < 100_000, "drain does not end")
                 let action = machine.nextAction()
                 switch action {
                 case .write, .event(.transcript): break
@@ -289,23 +289,23 @@ enum EngineHarness {
                 if closeSeen {
                     switch action {
                     case .event, .wait: break
-                    default: preconditionFailure("action \(action) after .close")
+                    default: invariantFailure("action \(action) after .close")
                     }
                 }
                 switch action {
                 case .write:
                     machine.takeOutput(into: &buffer)
-                    precondition(!buffer.isEmpty, ".write with nothing to write")
+                    invariant(!buffer.isEmpty, ".write with nothing to write")
                     if machine.failure != nil {
-                        precondition(buffer == Array(ascii: "QUIT\r\n"), "after a failure, wrote \(show(buffer))")
+                        invariant(buffer == Array(ascii: "QUIT\r\n"), "after a failure, wrote \(show(buffer))")
                         quitWrites += 1
-                        precondition(quitWrites == 1, "QUIT written twice after a failure")
+                        invariant(quitWrites == 1, "QUIT written twice after a failure")
                     }
                     EngineHarness.trace("C: \(show(buffer, limit: 400))")
                     observer.clientWrote(buffer)
                     buffer.removeAll(keepingCapacity: true)
                 case .startTLS:
-                    precondition(!tlsPending, "TLS requested twice")
+                    invariant(!tlsPending, "TLS requested twice")
                     observer.handshakeRequested()
                     tlsPending = true
                     if peerClosed {
@@ -317,7 +317,7 @@ enum EngineHarness {
                 case .readyForTransaction:
                     ready()
                 case .sendBody(let id, let fromStart):
-                    precondition(started.contains(id) && !finished.contains(id), "body requested for \(id), not in flight")
+                    invariant(started.contains(id) && !finished.contains(id), "body requested for \(id), not in flight")
                     let entry = nextPlanEntry()
                     if entry != 0xFF, entry & 0x80 != 0 {
                         deferredBody = (id, fromStart)
@@ -327,8 +327,8 @@ enum EngineHarness {
                 case .event(let event):
                     handle(event)
                 case .close:
-                    precondition(!closeSeen, ".close twice")
-                    precondition(machine.isClosed, ".close while the engine is open")
+                    invariant(!closeSeen, ".close twice")
+                    invariant(machine.isClosed, ".close while the engine is open")
                     closeSeen = true
                 case .wait:
                     atWait()
@@ -348,12 +348,12 @@ enum EngineHarness {
                 messagesLeft -= 1
                 do {
                     let id = try machine.startTransaction(envelope, at: now)
-                    precondition(!started.contains(id), "transaction id reused")
+                    invariant(!started.contains(id), "transaction id reused")
                     started.insert(id)
                     cursor[id] = 0
                     return
                 } catch {
-                    if case .misuse = error { preconditionFailure("startTransaction after .readyForTransaction: \(error)") }
+                    if case .misuse = error { invariantFailure("startTransaction after .readyForTransaction: \(error)") }
                     // A valid refusal (the server lacks an extension, SIZE too small): give up.
                     messagesLeft = 0
                 }
@@ -366,7 +366,7 @@ enum EngineHarness {
             if fromStart { cursor[id] = 0 }
             do {
                 if entry == 0xFF {
-                    machine.abortBody(for: id, at: now)
+                    machine.abortBody(for: id, because: "fuzz source failed", at: now)
                     return
                 }
                 // The source ends only when it is exhausted: then `finishBody`, or an empty last
@@ -388,7 +388,7 @@ enum EngineHarness {
                 cursor[id] = end
                 try machine.sendBody(body[position..<end], for: id, last: marksLast && end == body.count, at: now)
             } catch {
-                preconditionFailure("a requested body chunk was refused: \(error)")
+                invariantFailure("a requested body chunk was refused: \(error)")
             }
         }
 
@@ -397,40 +397,40 @@ enum EngineHarness {
             case .transcript(let entry):
                 observer.transcript(entry)
             case .recipient(let id, let index, _), .recipientDelivery(let id, let index, _):
-                precondition(started.contains(id) && !finished.contains(id), "recipient event for \(id), not in flight")
-                precondition(index >= 0 && index < envelope.recipients.count, "recipient index \(index)")
+                invariant(started.contains(id) && !finished.contains(id), "recipient event for \(id), not in flight")
+                invariant(index >= 0 && index < envelope.recipients.count, "recipient index \(index)")
                 if case .recipientDelivery(_, _, let reply) = event, reply.code.isPositiveCompletion { claimDelivery() }
             case .messageAccepted(let id, let reply):
-                precondition(started.contains(id) && !finished.contains(id), "accepted event for \(id), not in flight")
-                precondition(reply.code.isPositiveCompletion, "message accepted with \(reply.code)")
+                invariant(started.contains(id) && !finished.contains(id), "accepted event for \(id), not in flight")
+                invariant(reply.code.isPositiveCompletion, "message accepted with \(reply.code)")
                 claimDelivery()
             case .messageRejected(let id, let reply):
-                precondition(started.contains(id) && !finished.contains(id), "rejected event for \(id), not in flight")
-                precondition(reply.code.isNegative, "message rejected with \(reply.code)")
+                invariant(started.contains(id) && !finished.contains(id), "rejected event for \(id), not in flight")
+                invariant(reply.code.isNegative, "message rejected with \(reply.code)")
             case .transactionFinished(let id, let outcome):
-                precondition(started.contains(id), "finished \(id), never started")
-                precondition(!finished.contains(id), "finished \(id) twice")
+                invariant(started.contains(id), "finished \(id), never started")
+                invariant(!finished.contains(id), "finished \(id) twice")
                 finished.insert(id)
-                precondition(outcome.recipientCount == envelope.recipients.count, "outcome recipient count")
-                precondition(outcome.deliveredCount >= 0 && outcome.deliveredCount <= outcome.recipientCount, "outcome delivered count")
+                invariant(outcome.recipientCount == envelope.recipients.count, "outcome recipient count")
+                invariant(outcome.deliveredCount >= 0 && outcome.deliveredCount <= outcome.recipientCount, "outcome delivered count")
                 switch outcome.status {
                 case .delivered:
-                    precondition(outcome.deliveredCount == outcome.recipientCount && outcome.failure == nil, "delivered outcome")
+                    invariant(outcome.deliveredCount == outcome.recipientCount && outcome.failure == nil, "delivered outcome")
                 case .partiallyDelivered:
-                    precondition(outcome.deliveredCount > 0 && outcome.deliveredCount < outcome.recipientCount, "partial outcome")
+                    invariant(outcome.deliveredCount > 0 && outcome.deliveredCount < outcome.recipientCount, "partial outcome")
                 case .notDelivered, .unknown:
-                    precondition(outcome.failure != nil, "undelivered outcome without a reason")
+                    invariant(outcome.failure != nil, "undelivered outcome without a reason")
                 }
             case .sessionFailed(let error):
                 sessionFailedEvents += 1
-                precondition(sessionFailedEvents == 1, "sessionFailed twice")
-                precondition(sessionClosedEvents == 0, "sessionFailed after sessionClosed")
-                precondition(machine.failure == error, "sessionFailed(\(error)) but failure is \(String(describing: machine.failure))")
+                invariant(sessionFailedEvents == 1, "sessionFailed twice")
+                invariant(sessionClosedEvents == 0, "sessionFailed after sessionClosed")
+                invariant(machine.failure == error, "sessionFailed(\(error)) but failure is \(String(describing: machine.failure))")
                 observer.sessionFailed()
             case .sessionClosed:
                 sessionClosedEvents += 1
-                precondition(sessionClosedEvents == 1 && sessionFailedEvents == 0, "sessionClosed twice or after a failure")
-                precondition(machine.failure == nil, "sessionClosed with a failure")
+                invariant(sessionClosedEvents == 1 && sessionFailedEvents == 0, "sessionClosed twice or after a failure")
+                invariant(machine.failure == nil, "sessionClosed with a failure")
             case .greeting, .capabilities, .negotiatingTLS, .continuingWithoutTLS, .tlsEstablished, .authenticated,
                  .sessionReady:
                 break
@@ -446,7 +446,7 @@ enum EngineHarness {
         /// Every delivery the engine reported has, on the wire, an end of data the server
         /// answered positively.
         func checkDeliveryClaims() {
-            precondition(deliveryClaims <= observer.positiveFinalReplies,
+            invariant(deliveryClaims <= observer.positiveFinalReplies,
                          "\(deliveryClaims) deliveries claimed, \(observer.positiveFinalReplies) positive replies to an end of data on the wire")
         }
 
@@ -454,18 +454,18 @@ enum EngineHarness {
         mutating func atWait() {
             checkDeliveryClaims()
             if machine.isClosed {
-                precondition(machine.nextDeadline == nil, "a closed session with a deadline")
+                invariant(machine.nextDeadline == nil, "a closed session with a deadline")
                 return
             }
-            precondition(machine.nextDeadline != nil, "the engine waits, open, with no deadline")
-            precondition(observer.unassignedCount == 0, "a complete reply is unprocessed while the session is open")
-            precondition(!observer.parserFailed, "malformed server bytes did not end the session")
-            precondition(observer.unwrittenCommandCount == 0, "a command in the transcript never reached the wire")
+            invariant(machine.nextDeadline != nil, "the engine waits, open, with no deadline")
+            invariant(observer.unassignedCount == 0, "a complete reply is unprocessed while the session is open")
+            invariant(!observer.parserFailed, "malformed server bytes did not end the session")
+            invariant(observer.unwrittenCommandCount == 0, "a command in the transcript never reached the wire")
             if observer.unansweredCount == 0 {
                 // Nothing owed by the server: the engine may wait for the application's body, a
                 // handshake, or for unsolicited bytes to complete (then it fails), nothing else.
                 let phase = machine.nextDeadlinePhase
-                precondition(phase == .dataBlock || phase == .tlsHandshake || (phase == .idle && observer.partialReplyBytes > 0),
+                invariant(phase == .dataBlock || phase == .tlsHandshake || (phase == .idle && observer.partialReplyBytes > 0),
                              "every command is answered, yet the engine waits for \(String(describing: phase))")
             }
         }
@@ -479,17 +479,17 @@ enum EngineHarness {
                     var rounds = 0
                     while !machine.isClosed {
                         rounds += 1
-                        precondition(rounds < 8, "the session does not end in silence")
-                        guard let due = machine.nextDeadline else { preconditionFailure("open session with no deadline") }
+                        invariant(rounds < 8, "the session does not end in silence")
+                        guard let due = machine.nextDeadline else { invariantFailure("open session with no deadline") }
                         advance(to: due)
                     }
                 }
             }
-            precondition(machine.isClosed && closeSeen, "the session did not close")
-            precondition(machine.nextDeadline == nil, "a closed session with a deadline")
-            precondition(finished == started, "transactions never finished: \(started.subtracting(finished))")
-            precondition((sessionFailedEvents == 1) == (machine.failure != nil), "sessionFailed and failure disagree")
-            precondition(sessionFailedEvents + sessionClosedEvents == 1, "the session ended without sessionClosed or sessionFailed")
+            invariant(machine.isClosed && closeSeen, "the session did not close")
+            invariant(machine.nextDeadline == nil, "a closed session with a deadline")
+            invariant(finished == started, "transactions never finished: \(started.subtracting(finished))")
+            invariant((sessionFailedEvents == 1) == (machine.failure != nil), "sessionFailed and failure disagree")
+            invariant(sessionFailedEvents + sessionClosedEvents == 1, "the session ended without sessionClosed or sessionFailed")
             observer.finish()
 
             // A closed engine ignores everything.
@@ -501,10 +501,10 @@ enum EngineHarness {
             var steps = 0
             while true {
                 steps += 1
-                precondition(steps < 100, "a closed engine keeps acting")
+                invariant(steps < 100, "a closed engine keeps acting")
                 let action = machine.nextAction()
                 if case .wait = action { break }
-                guard case .event = action else { preconditionFailure("a closed engine asked for \(action)") }
+                guard case .event = action else { invariantFailure("a closed engine asked for \(action)") }
             }
         }
     }

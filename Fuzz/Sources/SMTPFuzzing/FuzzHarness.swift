@@ -1,7 +1,7 @@
 import SMTPCore
 
 /// Harness functions shared by the libFuzzer targets in `Fuzz/` and by the regression replay in
-/// the normal test suite. Each takes raw fuzzer bytes and traps (via `precondition`) when its
+/// the normal test suite. Each takes raw fuzzer bytes and traps (via `invariant`) when its
 /// invariant breaks. Pure Swift: no Foundation.
 ///
 /// Every input is valid: leading bytes choose the configuration (limits, policies, split points,

@@ -16,26 +16,26 @@ enum BodyEncoderHarness {
         let whole = encode(body.isEmpty ? [] : [body], mode: mode, allowsEightBit: allowsEightBit, maxLineLength: maxLineLength)
         let pieces = cut(body, plan: plan)
         let split = encode(pieces, mode: mode, allowsEightBit: allowsEightBit, maxLineLength: maxLineLength)
-        precondition(split == whole, "body encoder: chunking \(pieces.map(\.count)) changed the result")
+        invariant(split == whole, "body encoder: chunking \(pieces.map(\.count)) changed the result")
 
         let expected = reference(body, mode: mode, allowsEightBit: allowsEightBit, maxLineLength: maxLineLength)
         switch (whole, expected) {
         case (.failure(let problem), .failure(let want)):
-            precondition(problem == want, "body encoder refused with \(problem), reference says \(want)")
+            invariant(problem == want, "body encoder refused with \(problem), reference says \(want)")
         case (.failure(let problem), .success):
-            preconditionFailure("body encoder refused an acceptable body: \(problem)")
+            invariantFailure("body encoder refused an acceptable body: \(problem)")
         case (.success, .failure(let want)):
-            preconditionFailure("body encoder accepted a body it must refuse (\(want))")
+            invariantFailure("body encoder accepted a body it must refuse (\(want))")
         case (.success(let wire), .success(let normalized)):
             switch mode {
             case .binary:
-                precondition(wire == Array(body), "binary content changed")
+                invariant(wire == Array(body), "binary content changed")
             case .chunkedText:
                 checkNoBareLineBreaks(wire)
-                precondition(wire == normalized, "BDAT text differs from the normalized body")
+                invariant(wire == normalized, "BDAT text differs from the normalized body")
             case .dotStuffed:
                 let decoded = strictServerDecode(wire, maxLineLength: maxLineLength)
-                precondition(decoded == normalized, """
+                invariant(decoded == normalized, """
                     decoded DATA differs from the normalized body: \(show(decoded)) vs \(show(normalized))
                     """)
             }
@@ -54,11 +54,11 @@ enum BodyEncoderHarness {
             } catch {
                 return .failure(error)
             }
-            precondition(wire.count - before <= 2 * piece.count + 2, "encode appended more than 2n+2 bytes")
+            invariant(wire.count - before <= 2 * piece.count + 2, "encode appended more than 2n+2 bytes")
         }
         let before = wire.count
         encoder.finish(into: &wire)
-        precondition(wire.count - before <= 5, "finish appended \(wire.count - before) bytes")
+        invariant(wire.count - before <= 5, "finish appended \(wire.count - before) bytes")
         return .success(wire)
     }
 
@@ -86,8 +86,8 @@ enum BodyEncoderHarness {
 
     static func checkNoBareLineBreaks(_ wire: [UInt8]) {
         for index in wire.indices {
-            if wire[index] == 13 { precondition(index + 1 < wire.count && wire[index + 1] == 10, "bare CR on the wire") }
-            if wire[index] == 10 { precondition(index > 0 && wire[index - 1] == 13, "bare LF on the wire") }
+            if wire[index] == 13 { invariant(index + 1 < wire.count && wire[index + 1] == 10, "bare CR on the wire") }
+            if wire[index] == 10 { invariant(index > 0 && wire[index - 1] == 13, "bare LF on the wire") }
         }
     }
 
@@ -103,24 +103,24 @@ enum BodyEncoderHarness {
         while index + 1 < wire.count {
             guard wire[index] == 13 else { index += 1; continue }
             let line = wire[lineStart..<index]
-            precondition(!ended, "bytes after the end-of-data line")
+            invariant(!ended, "bytes after the end-of-data line")
             if line.count == 1, line.first == UInt8(ascii: ".") {
                 ended = true
             } else {
                 let text = line.first == UInt8(ascii: ".") ? line.dropFirst() : line
-                precondition(text.count <= maxLineLength, "line of \(text.count) octets on the wire")
+                invariant(text.count <= maxLineLength, "line of \(text.count) octets on the wire")
                 message += text
                 message += [13, 10]
             }
             index += 2
             lineStart = index
         }
-        precondition(ended && lineStart == wire.count, "the data does not end with the end-of-data line")
+        invariant(ended && lineStart == wire.count, "the data does not end with the end-of-data line")
         // The end-of-data sequence appears only at the end: "\r\n.\r\n" (or ".\r\n" first).
         for offset in 0..<max(0, wire.count - 5) where matches(wire, at: offset, [13, 10, 46, 13, 10]) {
-            preconditionFailure("end of data at offset \(offset + 2) of \(wire.count)")
+            invariantFailure("end of data at offset \(offset + 2) of \(wire.count)")
         }
-        if wire.count > 3 { precondition(!matches(wire, at: 0, [46, 13, 10]), "empty data ended at the start") }
+        if wire.count > 3 { invariant(!matches(wire, at: 0, [46, 13, 10]), "empty data ended at the start") }
         return message
     }
 }

@@ -51,4 +51,17 @@ public struct ClientOptions: Sendable {
 
     /// Whether the policy may need a TLS context at all.
     public var mayUseTLS: Bool { tlsPolicy != .off }
+
+    /// Checks what can be checked before any I/O (the EHLO name).
+    public func validate() throws(SMTPClientError) {
+        if let heloName, !MailboxSyntax.isValidHeloName(heloName) {
+            throw .invalidOptions(.invalidHeloName(heloName))
+        }
+    }
+
+    /// The TLS context the policy needs (nil with TLS off); its files are loaded now.
+    public func makeTLSContext() throws(SMTPClientError) -> TLSClientContext? {
+        guard mayUseTLS else { return nil }
+        do { return try TLSClientContext(configuration: tls) } catch { throw .tlsSetup(error) }
+    }
 }

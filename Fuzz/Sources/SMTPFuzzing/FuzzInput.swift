@@ -103,7 +103,7 @@ func matches(_ haystack: some RandomAccessCollection<UInt8>, at offset: Int, _ n
     return true
 }
 
-/// Printable, bounded rendering of bytes for precondition messages.
+/// Printable, bounded rendering of bytes for invariant messages.
 func show(_ bytes: some Collection<UInt8>, limit: Int = 120) -> String {
     var out = ""
     for (count, byte) in bytes.enumerated() {

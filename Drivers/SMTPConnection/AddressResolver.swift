@@ -6,7 +6,16 @@ public struct ResolvedAddress: Sendable, CustomStringConvertible {
     public var storage: sockaddr_storage
     public var length: socklen_t
 
-    public var description: String { Self.numericHost(storage, length) }
+    /// "192.0.2.1:25" or "[2001:db8::1]:25".
+    public var description: String {
+        let host = Self.numericHost(storage, length)
+        var copy = storage
+        let port: UInt16 = withUnsafeBytes(of: &copy) { raw in
+            // sin_port and sin6_port sit at the same offset, in network order.
+            UInt16(raw[2]) << 8 | UInt16(raw[3])
+        }
+        return family == AF_INET6 ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
 
     static func numericHost(_ storage: sockaddr_storage, _ length: socklen_t) -> String {
         var copy = storage
@@ -85,7 +94,7 @@ public enum LocalName {
         guard gethostname(&name, name.count) == 0 else { return nil }
         let host = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         if isPlausibleFQDN(host) { return host }
-        return canonicalName(of: host, hostsFile: String(decoding: FileBody.contents(of: "/etc/hosts", limit: 256 * 1024) ?? [], as: UTF8.self))
+        return canonicalName(of: host, hostsFile: String(decoding: SmallFile.contents(of: "/etc/hosts", limit: 256 * 1024) ?? [], as: UTF8.self))
     }()
 
     /// The first name on the /etc/hosts line that lists `host`, when it is qualified.

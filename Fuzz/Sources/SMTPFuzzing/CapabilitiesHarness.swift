@@ -41,46 +41,46 @@ enum CapabilitiesHarness {
         var parser = ReplyParser()
         parser.append(contentsOf: raw)
         let parsed: SMTPReply?
-        do { parsed = try parser.next() } catch { preconditionFailure("well-formed EHLO reply refused: \(error)") }
-        guard let reply = parsed else { preconditionFailure("well-formed EHLO reply not returned") }
-        precondition(parser.bufferedByteCount == 0, "bytes left after a whole reply")
-        precondition(Array(reply.raw) == raw, "reply bytes differ from the input")
-        precondition(reply.lineCount == lines.count, "line count differs")
+        do { parsed = try parser.next() } catch { invariantFailure("well-formed EHLO reply refused: \(error)") }
+        guard let reply = parsed else { invariantFailure("well-formed EHLO reply not returned") }
+        invariant(parser.bufferedByteCount == 0, "bytes left after a whole reply")
+        invariant(Array(reply.raw) == raw, "reply bytes differ from the input")
+        invariant(reply.lineCount == lines.count, "line count differs")
 
         let capabilities = Capabilities(ehloReply: reply)
         checkWellFormed(capabilities)
         let reference = referenceCapabilities(lines)
-        precondition(capabilities.flags == reference.flags,
+        invariant(capabilities.flags == reference.flags,
                      "flags \(capabilities.flags.rawValue), reference \(reference.flags.rawValue)")
-        precondition(capabilities.maxMessageSize == reference.maxMessageSize,
+        invariant(capabilities.maxMessageSize == reference.maxMessageSize,
                      "SIZE \(String(describing: capabilities.maxMessageSize)), reference \(String(describing: reference.maxMessageSize))")
-        precondition(capabilities.authMechanisms == reference.authMechanisms,
+        invariant(capabilities.authMechanisms == reference.authMechanisms,
                      "AUTH \(capabilities.authMechanisms), reference \(reference.authMechanisms)")
-        precondition(Capabilities(ehloReply: reply) == capabilities, "parsing is not deterministic")
+        invariant(Capabilities(ehloReply: reply) == capabilities, "parsing is not deterministic")
 
         checkEngine(raw: raw, expected: capabilities, required: flags & 2 != 0)
     }
 
     static func checkWellFormed(_ capabilities: Capabilities) {
-        precondition(capabilities.isExtended, "an EHLO reply gave a non-extended set")
+        invariant(capabilities.isExtended, "an EHLO reply gave a non-extended set")
         let known: Capabilities.Flags = [.size, .pipelining, .eightBitMIME, .smtpUTF8, .startTLS, .auth, .chunking,
                                          .binaryMIME, .dsn, .enhancedStatusCodes]
-        precondition(capabilities.flags.isSubset(of: known), "unknown flag bits \(capabilities.flags.rawValue)")
+        invariant(capabilities.flags.isSubset(of: known), "unknown flag bits \(capabilities.flags.rawValue)")
         if let size = capabilities.maxMessageSize {
-            precondition(size > 0, "SIZE limit \(size)")
-            precondition(capabilities.contains(.size), "SIZE limit without the SIZE flag")
+            invariant(size > 0, "SIZE limit \(size)")
+            invariant(capabilities.contains(.size), "SIZE limit without the SIZE flag")
         }
-        precondition(capabilities.contains(.auth) == !capabilities.authMechanisms.isEmpty, "AUTH flag and list disagree")
+        invariant(capabilities.contains(.auth) == !capabilities.authMechanisms.isEmpty, "AUTH flag and list disagree")
         var seen: [String] = []
         for name in capabilities.authMechanisms {
             let bytes = Array(name.utf8)
-            precondition(!bytes.isEmpty && bytes.count <= 20, "AUTH name length \(bytes.count)")
-            precondition(bytes.allSatisfy { ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 95 },
+            invariant(!bytes.isEmpty && bytes.count <= 20, "AUTH name length \(bytes.count)")
+            invariant(bytes.allSatisfy { ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 95 },
                          "AUTH name with a bad character")
-            precondition(!seen.contains(name), "duplicate AUTH name")
+            invariant(!seen.contains(name), "duplicate AUTH name")
             seen.append(name)
-            precondition(capabilities.offersAuthMechanism(name), "listed mechanism not offered")
-            precondition(capabilities.offersAuthMechanism(name.lowercased()), "mechanism match is case-sensitive")
+            invariant(capabilities.offersAuthMechanism(name), "listed mechanism not offered")
+            invariant(capabilities.offersAuthMechanism(name.lowercased()), "mechanism match is case-sensitive")
         }
     }
 
@@ -127,14 +127,14 @@ enum CapabilitiesHarness {
     static func checkEngine(raw: [UInt8], expected: Capabilities, required: Bool) {
         let configuration = SMTPConfiguration(heloName: "client.example", tls: required ? .required : .opportunistic)
         var machine: SMTPMachine
-        do { machine = try SMTPMachine(configuration: configuration) } catch { preconditionFailure("\(error)") }
+        do { machine = try SMTPMachine(configuration: configuration) } catch { invariantFailure("\(error)") }
         var written: [UInt8] = []
         var reported: Capabilities?
         func drain(_ machine: inout SMTPMachine) {
             var steps = 0
             while true {
                 steps += 1
-                precondition(steps < 10_000, "drain does not end")
+                invariant(steps < 10_000, "drain does not end")
                 switch machine.nextAction() {
                 case .write: machine.takeOutput(into: &written)
                 case .event(.capabilities(let capabilities)): reported = capabilities
@@ -146,20 +146,20 @@ enum CapabilitiesHarness {
         machine.connectionEstablished(at: .zero)
         machine.received(Array(ascii: "220 mx.example ESMTP\r\n"), at: .zero)
         drain(&machine)
-        precondition(written == Array(ascii: "EHLO client.example\r\n"), "engine did not send EHLO")
+        invariant(written == Array(ascii: "EHLO client.example\r\n"), "engine did not send EHLO")
         written.removeAll()
         machine.received(raw, at: .zero)
         drain(&machine)
-        precondition(reported == expected, "engine reported other capabilities")
-        precondition(machine.capabilities == expected, "engine holds other capabilities")
+        invariant(reported == expected, "engine reported other capabilities")
+        invariant(machine.capabilities == expected, "engine holds other capabilities")
         if expected.contains(.startTLS) {
-            precondition(written == Array(ascii: "STARTTLS\r\n"), "STARTTLS offered but not sent: \(show(written))")
-            precondition(machine.failure == nil, "failure although STARTTLS was offered")
+            invariant(written == Array(ascii: "STARTTLS\r\n"), "STARTTLS offered but not sent: \(show(written))")
+            invariant(machine.failure == nil, "failure although STARTTLS was offered")
         } else if required {
-            precondition(machine.failure == .tlsNotOffered, "required TLS not offered, yet \(String(describing: machine.failure))")
-            precondition(written == Array(ascii: "QUIT\r\n"), "after tlsNotOffered only QUIT: \(show(written))")
+            invariant(machine.failure == .tlsNotOffered, "required TLS not offered, yet \(String(describing: machine.failure))")
+            invariant(written == Array(ascii: "QUIT\r\n"), "after tlsNotOffered only QUIT: \(show(written))")
         } else {
-            precondition(written.isEmpty && machine.failure == nil, "plaintext session should be ready: \(show(written))")
+            invariant(written.isEmpty && machine.failure == nil, "plaintext session should be ready: \(show(written))")
         }
     }
 }

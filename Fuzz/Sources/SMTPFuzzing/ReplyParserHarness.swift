@@ -32,17 +32,17 @@ enum ReplyParserHarness {
                           deep: true)
         let pieces = cut(payload, plan: plan)
         let split = parse(payload, pieces: pieces, limits: limits, enhanced: enhanced, lazy: false)
-        precondition(split == whole, """
+        invariant(split == whole, """
             reply parser: split input gave \(describe(split)), whole input gave \(describe(whole)) \
             (pieces \(pieces.map(\.count)))
             """)
         let lazy = parse(payload, pieces: pieces, limits: limits, enhanced: enhanced, lazy: true)
-        precondition(lazy == whole, "reply parser: lazy draining gave \(describe(lazy)), eager gave \(describe(whole))")
+        invariant(lazy == whole, "reply parser: lazy draining gave \(describe(lazy)), eager gave \(describe(whole))")
 
         // The replies are exactly the input's prefix; what follows justifies the error, if any.
         var consumed = 0
         for reply in whole.replies {
-            precondition(matches(payload, at: consumed, reply.raw), "reply parser: reply bytes are not the input's")
+            invariant(matches(payload, at: consumed, reply.raw), "reply parser: reply bytes are not the input's")
             consumed += reply.raw.count
         }
         let rest = payload.dropFirst(consumed)
@@ -72,7 +72,7 @@ enum ReplyParserHarness {
                 do {
                     guard let reply = try parser.next() else {
                         if !lazy {
-                            precondition(parser.bufferedByteCount <= limits.maxReplySize,
+                            invariant(parser.bufferedByteCount <= limits.maxReplySize,
                                          "reply parser holds \(parser.bufferedByteCount) bytes, limit \(limits.maxReplySize)")
                         }
                         return true
@@ -95,13 +95,13 @@ enum ReplyParserHarness {
 
         if let first = error {
             // Sticky: the same error again, even after more input.
-            precondition(parser.error == first, "reply parser: error property differs from the thrown error")
-            do { _ = try parser.next(); preconditionFailure("reply parser: error not sticky") } catch let again {
-                precondition(again == first, "reply parser: a different error the second time")
+            invariant(parser.error == first, "reply parser: error property differs from the thrown error")
+            do { _ = try parser.next(); invariantFailure("reply parser: error not sticky") } catch let again {
+                invariant(again == first, "reply parser: a different error the second time")
             }
             parser.append(contentsOf: Array(ascii: "250 ok\r\n"))
-            do { _ = try parser.next(); preconditionFailure("reply parser: error not sticky after input") } catch let again {
-                precondition(again == first, "reply parser: a different error after more input")
+            do { _ = try parser.next(); invariantFailure("reply parser: error not sticky after input") } catch let again {
+                invariant(again == first, "reply parser: a different error after more input")
             }
         }
 
@@ -118,9 +118,9 @@ enum ReplyParserHarness {
     private static func check(_ reply: SMTPReply, limits: ReplyParser.Limits, enhanced: Bool) -> Summary {
         let raw = Array(reply.raw)
         let code = reply.code.rawValue
-        precondition(raw.count <= limits.maxReplySize, "reply larger than its limit")
-        precondition((2...5).contains(code / 100) && (code / 10) % 10 <= 5, "reply code \(code) out of range")
-        precondition(reply.lineCount >= 1 && reply.lineCount <= limits.maxLinesPerReply, "reply line count out of range")
+        invariant(raw.count <= limits.maxReplySize, "reply larger than its limit")
+        invariant((2...5).contains(code / 100) && (code / 10) % 10 <= 5, "reply code \(code) out of range")
+        invariant(reply.lineCount >= 1 && reply.lineCount <= limits.maxLinesPerReply, "reply line count out of range")
 
         // Split the raw bytes into CRLF lines and check each.
         var lineTexts: [[UInt8]] = []
@@ -129,20 +129,20 @@ enum ReplyParserHarness {
         while index < raw.count {
             let byte = raw[index]
             if byte == 13 {
-                precondition(index + 1 < raw.count && raw[index + 1] == 10, "bare CR in a returned reply")
+                invariant(index + 1 < raw.count && raw[index + 1] == 10, "bare CR in a returned reply")
                 let line = raw[start..<index]
-                precondition(index + 2 - start <= limits.maxLineLength, "returned line longer than the limit")
-                precondition(line.count >= 3, "returned line shorter than a code")
+                invariant(index + 2 - start <= limits.maxLineLength, "returned line longer than the limit")
+                invariant(line.count >= 3, "returned line shorter than a code")
                 let digits = (UInt16(line[start] &- 48), UInt16(line[start + 1] &- 48), UInt16(line[start + 2] &- 48))
-                precondition(digits.0 <= 9 && digits.1 <= 9 && digits.2 <= 9, "returned line without a code")
-                precondition(digits.0 * 100 + digits.1 * 10 + digits.2 == code, "returned line with another code")
+                invariant(digits.0 <= 9 && digits.1 <= 9 && digits.2 <= 9, "returned line without a code")
+                invariant(digits.0 * 100 + digits.1 * 10 + digits.2 == code, "returned line with another code")
                 let isLast = index + 2 == raw.count
                 if line.count == 3 {
-                    precondition(isLast, "bare code on a line that is not the last")
+                    invariant(isLast, "bare code on a line that is not the last")
                     lineTexts.append([])
                 } else {
                     let separator = line[start + 3]
-                    precondition(separator == (isLast ? UInt8(ascii: " ") : UInt8(ascii: "-")),
+                    invariant(separator == (isLast ? UInt8(ascii: " ") : UInt8(ascii: "-")),
                                  "wrong separator \(separator) in a returned reply")
                     lineTexts.append(Array(line[(start + 4)...]))
                 }
@@ -150,28 +150,28 @@ enum ReplyParserHarness {
                 start = index
                 continue
             }
-            precondition(byte != 10, "bare LF in a returned reply")
+            invariant(byte != 10, "bare LF in a returned reply")
             index += 1
         }
-        precondition(start == raw.count && !raw.isEmpty, "returned reply does not end in CRLF")
-        precondition(lineTexts.count == reply.lineCount, "line count \(reply.lineCount) but \(lineTexts.count) lines")
+        invariant(start == raw.count && !raw.isEmpty, "returned reply does not end in CRLF")
+        invariant(lineTexts.count == reply.lineCount, "line count \(reply.lineCount) but \(lineTexts.count) lines")
 
         var seen: [[UInt8]] = []
         reply.forEachLine { seen.append(Array($0)) }
-        precondition(seen == lineTexts, "forEachLine disagrees with the raw bytes")
-        precondition(reply.lines.count == reply.lineCount, "lines disagrees with lineCount")
+        invariant(seen == lineTexts, "forEachLine disagrees with the raw bytes")
+        invariant(reply.lines.count == reply.lineCount, "lines disagrees with lineCount")
 
         // Enhanced code: exactly what a reference reading of the first line finds.
         let expected = enhanced ? referenceEnhancedCode(lineTexts[0], replyClass: UInt8(code / 100)) : nil
-        precondition(reply.enhancedStatusCode == expected,
+        invariant(reply.enhancedStatusCode == expected,
                      "enhanced code \(String(describing: reply.enhancedStatusCode)), reference \(String(describing: expected))")
 
         // Display text is safe for a terminal.
         for scalar in reply.description.unicodeScalars {
-            precondition(scalar.value >= 0x20 && scalar.value != 0x7F && !(0x80..<0xA0).contains(scalar.value),
+            invariant(scalar.value >= 0x20 && scalar.value != 0x7F && !(0x80..<0xA0).contains(scalar.value),
                          "control character in a reply description")
         }
-        precondition(reply.detached() == reply, "a detached reply differs from its original")
+        invariant(reply.detached() == reply, "a detached reply differs from its original")
         return Summary(code: code, enhanced: reply.enhancedStatusCode, lineCount: reply.lineCount, raw: raw)
     }
 
@@ -204,18 +204,18 @@ enum ReplyParserHarness {
         var lines = 0
         while index < bytes.count {
             if bytes[index] == 10 {
-                precondition(index > 0 && bytes[index - 1] == 13, "no error reported for a bare LF")
+                invariant(index > 0 && bytes[index - 1] == 13, "no error reported for a bare LF")
                 let line = bytes[lineStart..<(index - 1)]
-                precondition(line.count >= 4 && line[line.startIndex + 3] == UInt8(ascii: "-"),
+                invariant(line.count >= 4 && line[line.startIndex + 3] == UInt8(ascii: "-"),
                              "no reply and no error for a complete last line")
                 lines += 1
                 lineStart = index + 1
             } else if bytes[index] == 13, index + 1 < bytes.count {
-                precondition(bytes[index + 1] == 10, "no error reported for a bare CR")
+                invariant(bytes[index + 1] == 10, "no error reported for a bare CR")
             }
             index += 1
         }
-        precondition(lines <= limits.maxLinesPerReply, "no error for a reply over the line limit")
+        invariant(lines <= limits.maxLinesPerReply, "no error for a reply over the line limit")
     }
 
     /// Weak but independent evidence for each error, found in the bytes after the last reply.
@@ -234,31 +234,31 @@ enum ReplyParserHarness {
         }
         switch error {
         case .bareLineFeed:
-            precondition(bytes.indices.contains { bytes[$0] == 10 && ($0 == 0 || bytes[$0 - 1] != 13) }, "bareLineFeed without one")
+            invariant(bytes.indices.contains { bytes[$0] == 10 && ($0 == 0 || bytes[$0 - 1] != 13) }, "bareLineFeed without one")
         case .bareCarriageReturn:
-            precondition(bytes.indices.contains { bytes[$0] == 13 && $0 + 1 < bytes.count && bytes[$0 + 1] != 10 },
+            invariant(bytes.indices.contains { bytes[$0] == 13 && $0 + 1 < bytes.count && bytes[$0 + 1] != 10 },
                          "bareCarriageReturn without one")
         case .lineTooLong(let limit):
-            precondition(limit == limits.maxLineLength, "lineTooLong with another limit")
+            invariant(limit == limits.maxLineLength, "lineTooLong with another limit")
             var run = 0, longest = 0
             for byte in bytes { if byte == 13 || byte == 10 { run = 0 } else { run += 1; longest = max(longest, run) } }
-            precondition(longest >= limit - 1, "lineTooLong but the longest line has \(longest) bytes")
+            invariant(longest >= limit - 1, "lineTooLong but the longest line has \(longest) bytes")
         case .replyTooLarge(let limit):
-            precondition(limit == limits.maxReplySize, "replyTooLarge with another limit")
-            precondition(bytes.count >= limit - 1, "replyTooLarge but only \(bytes.count) bytes remain")
+            invariant(limit == limits.maxReplySize, "replyTooLarge with another limit")
+            invariant(bytes.count >= limit - 1, "replyTooLarge but only \(bytes.count) bytes remain")
         case .tooManyLines(let limit):
-            precondition(limit == limits.maxLinesPerReply, "tooManyLines with another limit")
-            precondition(bytes.filter { $0 == 10 }.count > limit, "tooManyLines with too few lines")
+            invariant(limit == limits.maxLinesPerReply, "tooManyLines with another limit")
+            invariant(bytes.filter { $0 == 10 }.count > limit, "tooManyLines with too few lines")
         case .inconsistentCode(let first, let later):
             let codes = lineStarts().compactMap(code(at:))
-            precondition(first != later && codes.contains(first) && codes.contains(later), "inconsistentCode unjustified")
+            invariant(first != later && codes.contains(first) && codes.contains(later), "inconsistentCode unjustified")
         case .invalidCode(let value):
-            precondition(lineStarts().compactMap(code(at:)).contains(value), "invalidCode \(value) unjustified")
-            precondition(!((2...5).contains(value / 100) && (value / 10) % 10 <= 5), "invalidCode for a valid code")
+            invariant(lineStarts().compactMap(code(at:)).contains(value), "invalidCode \(value) unjustified")
+            invariant(!((2...5).contains(value / 100) && (value / 10) % 10 <= 5), "invalidCode for a valid code")
         case .malformedLine:
             break
         case .unsolicitedReply, .unexpectedReply, .bytesAfterSTARTTLS, .bytesDuringTLSHandshake:
-            preconditionFailure("reply parser reported a session-level error: \(error)")
+            invariantFailure("reply parser reported a session-level error: \(error)")
         }
     }
 }

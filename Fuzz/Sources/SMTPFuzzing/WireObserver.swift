@@ -10,7 +10,7 @@ import SMTPCore
 /// replies the engine had processed when it generated that command: the driver forwards the
 /// engine's transcript events, which interleave "reply handled" and "command written" in the
 /// engine's own order, and each command line on the wire must match its transcript entry.
-/// Every rule is a `precondition`.
+/// Every rule is an `invariant` check.
 struct WireObserver {
     struct Setup {
         var heloName: [UInt8]
@@ -236,22 +236,22 @@ struct WireObserver {
 
     /// The engine asked for a handshake.
     mutating func handshakeRequested() {
-        precondition(!tlsRequested && !tlsActive, "TLS requested twice")
+        invariant(!tlsRequested && !tlsActive, "TLS requested twice")
         if setup.tls == .implicit {
-            precondition(!wroteAnything, "implicit TLS requested after plaintext was written")
+            invariant(!wroteAnything, "implicit TLS requested after plaintext was written")
         } else {
             let last = commands.count - 1
-            precondition(last >= 1 && commands[last].kind == .startTLS && commands[last].reply?.code.rawValue == 220,
+            invariant(last >= 1 && commands[last].kind == .startTLS && commands[last].reply?.code.rawValue == 220,
                          "TLS requested without a 220 to STARTTLS")
             // Response injection: nothing may follow the 220 before the handshake.
-            precondition(unassigned.isEmpty && parser.bufferedByteCount == 0 && !parserFailed,
+            invariant(unassigned.isEmpty && parser.bufferedByteCount == 0 && !parserFailed,
                          "TLS requested although bytes followed the 220 to STARTTLS")
         }
         tlsRequested = true
     }
 
     mutating func handshakeFinished(success: Bool) {
-        precondition(tlsRequested, "handshake result without a request")
+        invariant(tlsRequested, "handshake result without a request")
         tlsRequested = false
         if success {
             tlsActive = true
@@ -267,21 +267,21 @@ struct WireObserver {
 
     /// One `.write`: the bytes `takeOutput` handed over.
     mutating func clientWrote(_ bytes: [UInt8]) {
-        precondition(!bytes.isEmpty, "empty write")
-        precondition(!tlsFailed, "bytes written after a failed TLS handshake: \(show(bytes))")
-        precondition(!quitWritten, "bytes written after QUIT: \(show(bytes))")
-        precondition(!tlsRequested, "bytes written during the TLS handshake: \(show(bytes))")
-        if setup.tls == .implicit { precondition(tlsActive, "plaintext written before implicit TLS: \(show(bytes))") }
-        precondition(commands.first?.reply != nil, "bytes written before the greeting: \(show(bytes))")
+        invariant(!bytes.isEmpty, "empty write")
+        invariant(!tlsFailed, "bytes written after a failed TLS handshake: \(show(bytes))")
+        invariant(!quitWritten, "bytes written after QUIT: \(show(bytes))")
+        invariant(!tlsRequested, "bytes written during the TLS handshake: \(show(bytes))")
+        if setup.tls == .implicit { invariant(tlsActive, "plaintext written before implicit TLS: \(show(bytes))") }
+        invariant(commands.first?.reply != nil, "bytes written before the greeting: \(show(bytes))")
         if let last = commands.indices.last, commands[last].kind == .startTLS, commands[last].reply?.code.rawValue == 220, !tlsActive {
-            preconditionFailure("plaintext written after the 220 to STARTTLS: \(show(bytes))")
+            invariantFailure("plaintext written after the 220 to STARTTLS: \(show(bytes))")
         }
         wroteAnything = true
         var index = 0
         while index < bytes.count {
             if case .awaitingGoAhead(let dataCommand) = mode {
                 guard let reply = commands[dataCommand].reply else {
-                    preconditionFailure("bytes written after DATA before its reply: \(show(bytes[index...]))")
+                    invariantFailure("bytes written after DATA before its reply: \(show(bytes[index...]))")
                 }
                 if reply.code.rawValue == 354, let number = commands[dataCommand].transaction {
                     mode = .data(transaction: number)
@@ -297,7 +297,7 @@ struct WireObserver {
                 let byte = bytes[index]
                 index += 1
                 if sawCR {
-                    precondition(byte == 10, "bare CR in a command line")
+                    invariant(byte == 10, "bare CR in a command line")
                     sawCR = false
                     let complete = line
                     line.removeAll(keepingCapacity: true)
@@ -305,15 +305,15 @@ struct WireObserver {
                 } else if byte == 13 {
                     sawCR = true
                 } else {
-                    precondition(byte != 10, "bare LF in a command line")
+                    invariant(byte != 10, "bare LF in a command line")
                     line.append(byte)
-                    precondition(line.count <= 12_288, "endless command line")
+                    invariant(line.count <= 12_288, "endless command line")
                 }
             case .data(let number):
                 let byte = bytes[index]
                 index += 1
                 if sawCR {
-                    precondition(byte == 10, "bare CR in DATA content (SMTP smuggling)")
+                    invariant(byte == 10, "bare CR in DATA content (SMTP smuggling)")
                     sawCR = false
                     let complete = line
                     line.removeAll(keepingCapacity: true)
@@ -321,10 +321,10 @@ struct WireObserver {
                 } else if byte == 13 {
                     sawCR = true
                 } else {
-                    precondition(byte != 10, "bare LF in DATA content (SMTP smuggling)")
-                    precondition(byte != 0, "NUL in DATA content")
+                    invariant(byte != 10, "bare LF in DATA content (SMTP smuggling)")
+                    invariant(byte != 0, "NUL in DATA content")
                     line.append(byte)
-                    precondition(line.count <= 999, "DATA line over 1000 octets")
+                    invariant(line.count <= 999, "DATA line over 1000 octets")
                 }
             case .chunk(let remaining, let last, let number):
                 let take = min(remaining, bytes.count - index)
@@ -333,7 +333,7 @@ struct WireObserver {
                 if take == remaining {
                     mode = .command
                     if last {
-                        precondition(transactions[number].payload == normalized, """
+                        invariant(transactions[number].payload == normalized, """
                             BDAT content differs from the body: \(show(transactions[number].payload)) vs \(show(normalized))
                             """)
                     }
@@ -348,12 +348,12 @@ struct WireObserver {
         if text == [UInt8(ascii: ".")] {
             let accepted = acceptedRecipients(transactions[number]) > 0
             if dataMessage.isEmpty {
-                precondition(normalized.isEmpty || !accepted, "empty DATA although a recipient was accepted")
+                invariant(normalized.isEmpty || !accepted, "empty DATA although a recipient was accepted")
             } else {
-                precondition(accepted, "message content sent with no accepted recipient")
+                invariant(accepted, "message content sent with no accepted recipient")
             }
             if !dataMessage.isEmpty || accepted {
-                precondition(dataMessage == normalized, """
+                invariant(dataMessage == normalized, """
                     DATA content differs from the normalized body: \(show(dataMessage)) vs \(show(normalized))
                     """)
             }
@@ -364,10 +364,10 @@ struct WireObserver {
             return
         }
         let content = text.first == UInt8(ascii: ".") ? text.dropFirst() : text[...]
-        precondition(content.count <= 998, "DATA line over 998 octets")
+        invariant(content.count <= 998, "DATA line over 998 octets")
         dataMessage += content
         dataMessage += [13, 10]
-        precondition(dataMessage.count <= normalized.count + 2, "DATA content longer than the body")
+        invariant(dataMessage.count <= normalized.count + 2, "DATA content longer than the body")
     }
 
     // MARK: - Commands
@@ -416,13 +416,13 @@ struct WireObserver {
 
     private mutating func commandLine(_ text: [UInt8]) {
         let shown = show(text)
-        for byte in text { precondition(byte >= 0x20 && byte < 0x7F, "non-printable byte in a command line: \(shown)") }
-        precondition(stampHead < stamps.count, "command on the wire without a transcript entry: \(shown)")
+        for byte in text { invariant(byte >= 0x20 && byte < 0x7F, "non-printable byte in a command line: \(shown)") }
+        invariant(stampHead < stamps.count, "command on the wire without a transcript entry: \(shown)")
         let stamp = stamps[stampHead]
         stampHead += 1
         if stampHead == stamps.count { stamps.removeAll(keepingCapacity: true); stampHead = 0 }
         if !stamp.line.contains("<redacted>") {
-            precondition(Array(stamp.line.utf8) == text, "wire line \(shown) but transcript \(stamp.line)")
+            invariant(Array(stamp.line.utf8) == text, "wire line \(shown) but transcript \(stamp.line)")
         }
         known = stamp.processed
 
@@ -430,107 +430,107 @@ struct WireObserver {
         if let last = commands.indices.last, [.auth, .authResponse].contains(commands[last].kind),
            knownReply(last)?.code.rawValue == 334 {
             authResponses += 1
-            precondition(authResponses <= setup.maxAuthRounds + 1, "more AUTH responses than the round limit")
-            precondition(text == [UInt8(ascii: "*")] || isBase64(text), "AUTH response is not base64: \(shown)")
-            precondition(tlsActive || setup.authWithoutTLS, "AUTH response without TLS")
+            invariant(authResponses <= setup.maxAuthRounds + 1, "more AUTH responses than the round limit")
+            invariant(text == [UInt8(ascii: "*")] || isBase64(text), "AUTH response is not base64: \(shown)")
+            invariant(tlsActive || setup.authWithoutTLS, "AUTH response without TLS")
             _ = append(.authResponse)
             return
         }
-        precondition(text.count <= 510, "command line over 512 octets: \(shown)")
+        invariant(text.count <= 510, "command line over 512 octets: \(shown)")
 
         // Pipelining (RFC 2920): without it, one command at a time; with it, never past a command
         // that ends a group.
         if let last = lastCommand, !fullyAnswered(last) {
-            precondition(pipeliningAllowed, "command pipelined without PIPELINING: \(shown)")
-            precondition(!commands[last].kind.endsGroup, "command written behind \(commands[last].kind) before its reply: \(shown)")
+            invariant(pipeliningAllowed, "command pipelined without PIPELINING: \(shown)")
+            invariant(!commands[last].kind.endsGroup, "command written behind \(commands[last].kind) before its reply: \(shown)")
         }
 
         let verb = text.prefix { $0 != UInt8(ascii: " ") }
         let argument = text.count > verb.count ? Array(text[(verb.count + 1)...]) : []
         switch String(decoding: verb, as: UTF8.self) {
         case "EHLO", "LHLO":
-            precondition((String(decoding: verb, as: UTF8.self) == "LHLO") == setup.lmtp, "\(shown) in the wrong dialect")
-            precondition(argument == setup.heloName, "hello with another name: \(shown)")
+            invariant((String(decoding: verb, as: UTF8.self) == "LHLO") == setup.lmtp, "\(shown) in the wrong dialect")
+            invariant(argument == setup.heloName, "hello with another name: \(shown)")
             let afterGreeting = commands.count == 1
             let afterTLS = tlsActive && commandsSinceTLS == 0 && setup.tls != .implicit
-            precondition(afterGreeting || afterTLS, "\(shown) not as the first command of the session or of TLS")
-            precondition(knownReply(0)?.code.rawValue == 220, "\(shown) without a 220 greeting")
+            invariant(afterGreeting || afterTLS, "\(shown) not as the first command of the session or of TLS")
+            invariant(knownReply(0)?.code.rawValue == 220, "\(shown) without a 220 greeting")
             lastHello = append(.hello)
         case "HELO":
-            precondition(!setup.lmtp, "HELO in LMTP")
-            precondition(setup.tls != .required, "HELO under required TLS")
-            precondition(!tlsActive || setup.tls == .implicit, "HELO after STARTTLS")
-            precondition(argument == setup.heloName, "HELO with another name: \(shown)")
+            invariant(!setup.lmtp, "HELO in LMTP")
+            invariant(setup.tls != .required, "HELO under required TLS")
+            invariant(!tlsActive || setup.tls == .implicit, "HELO after STARTTLS")
+            invariant(argument == setup.heloName, "HELO with another name: \(shown)")
             guard let hello = lastHello, lastCommand == hello, commands[hello].kind == .hello,
                   let reply = knownReply(hello), reply.code.rawValue >= 400 else {
-                preconditionFailure("HELO other than right after a refused EHLO")
+                invariantFailure("HELO other than right after a refused EHLO")
             }
             lastHello = append(.helo)
         case "STARTTLS":
-            precondition(argument.isEmpty, "STARTTLS with an argument")
-            precondition(setup.tls == .opportunistic || setup.tls == .required, "STARTTLS under policy \(setup.tls)")
-            precondition(!tlsActive && startTLSCount == 0, "STARTTLS twice")
-            precondition(helloSucceeded && lastCommand == lastHello, "STARTTLS not right after a successful EHLO")
-            precondition(currentCapabilities.contains(.startTLS), "STARTTLS not offered")
+            invariant(argument.isEmpty, "STARTTLS with an argument")
+            invariant(setup.tls == .opportunistic || setup.tls == .required, "STARTTLS under policy \(setup.tls)")
+            invariant(!tlsActive && startTLSCount == 0, "STARTTLS twice")
+            invariant(helloSucceeded && lastCommand == lastHello, "STARTTLS not right after a successful EHLO")
+            invariant(currentCapabilities.contains(.startTLS), "STARTTLS not offered")
             startTLSCount += 1
             _ = append(.startTLS)
         case "AUTH":
-            guard let mechanisms = setup.authMechanisms else { preconditionFailure("AUTH without credentials") }
-            precondition(tlsActive || setup.authWithoutTLS, "AUTH without TLS")
-            precondition(tlsSettled, "AUTH before STARTTLS")
-            precondition(authCount == 0, "AUTH twice")
-            precondition(helloSucceeded && lastCommand == lastHello, "AUTH not right after a successful EHLO")
+            guard let mechanisms = setup.authMechanisms else { invariantFailure("AUTH without credentials") }
+            invariant(tlsActive || setup.authWithoutTLS, "AUTH without TLS")
+            invariant(tlsSettled, "AUTH before STARTTLS")
+            invariant(authCount == 0, "AUTH twice")
+            invariant(helloSucceeded && lastCommand == lastHello, "AUTH not right after a successful EHLO")
             let name = String(decoding: argument.prefix { $0 != UInt8(ascii: " ") }, as: UTF8.self)
-            precondition(mechanisms.contains(name), "AUTH with a mechanism not configured: \(name)")
-            precondition(currentCapabilities.authMechanisms.contains(name), "AUTH \(name) not offered")
+            invariant(mechanisms.contains(name), "AUTH with a mechanism not configured: \(name)")
+            invariant(currentCapabilities.authMechanisms.contains(name), "AUTH \(name) not offered")
             let initial = argument.count > name.utf8.count ? Array(argument[(name.utf8.count + 1)...]) : nil
-            if let initial { precondition(initial == [UInt8(ascii: "=")] || isBase64(initial), "AUTH initial response not base64") }
+            if let initial { invariant(initial == [UInt8(ascii: "=")] || isBase64(initial), "AUTH initial response not base64") }
             authCount += 1
             _ = append(.auth)
         case "MAIL":
             mailCommand(argument, shown: shown)
         case "RCPT":
-            precondition(argument.starts(with: Array(ascii: "TO:<")), "malformed RCPT: \(shown)")
-            guard let number = currentTransaction else { preconditionFailure("RCPT outside a transaction: \(shown)") }
-            precondition(transactions[number].data == nil && transactions[number].chunks.isEmpty, "RCPT after the data began")
+            invariant(argument.starts(with: Array(ascii: "TO:<")), "malformed RCPT: \(shown)")
+            guard let number = currentTransaction else { invariantFailure("RCPT outside a transaction: \(shown)") }
+            invariant(transactions[number].data == nil && transactions[number].chunks.isEmpty, "RCPT after the data began")
             let address = Array(argument.dropFirst(4).prefix { $0 != UInt8(ascii: ">") })
-            precondition(setup.recipients.contains(address), "RCPT to an address not in the envelope: \(shown)")
-            if !pipeliningAllowed { precondition(isPositive(knownReply(transactions[number].mail)), "RCPT before a 2xx to MAIL") }
+            invariant(setup.recipients.contains(address), "RCPT to an address not in the envelope: \(shown)")
+            if !pipeliningAllowed { invariant(isPositive(knownReply(transactions[number].mail)), "RCPT before a 2xx to MAIL") }
             let params = Array(argument.dropFirst(4 + address.count + 1))
             for param in params.split(separator: UInt8(ascii: " ")) {
                 let name = String(decoding: param.prefix { $0 != UInt8(ascii: "=") }, as: UTF8.self)
-                precondition(name == "NOTIFY" || name == "ORCPT", "unknown RCPT parameter \(name)")
-                precondition(currentCapabilities.contains(.dsn), "\(name) without DSN")
+                invariant(name == "NOTIFY" || name == "ORCPT", "unknown RCPT parameter \(name)")
+                invariant(currentCapabilities.contains(.dsn), "\(name) without DSN")
             }
             let index = append(.recipient, transaction: number)
             transactions[number].recipients.append(index)
         case "DATA":
-            precondition(argument.isEmpty, "DATA with an argument")
-            guard let number = currentTransaction else { preconditionFailure("DATA outside a transaction") }
-            precondition(transactions[number].data == nil && transactions[number].chunks.isEmpty, "DATA twice")
-            precondition(!transactions[number].recipients.isEmpty, "DATA without RCPT")
-            precondition(setup.bodyType != .binaryMIME, "BINARYMIME content through DATA")
+            invariant(argument.isEmpty, "DATA with an argument")
+            guard let number = currentTransaction else { invariantFailure("DATA outside a transaction") }
+            invariant(transactions[number].data == nil && transactions[number].chunks.isEmpty, "DATA twice")
+            invariant(!transactions[number].recipients.isEmpty, "DATA without RCPT")
+            invariant(setup.bodyType != .binaryMIME, "BINARYMIME content through DATA")
             if !pipeliningAllowed {
-                precondition(acceptedRecipients(transactions[number], knownOnly: true) > 0, "DATA with no accepted recipient")
+                invariant(acceptedRecipients(transactions[number], knownOnly: true) > 0, "DATA with no accepted recipient")
             }
             let index = append(.data, transaction: number)
             transactions[number].data = index
             mode = .awaitingGoAhead(command: index)
         case "BDAT":
             let parts = argument.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
-            precondition(parts.count == 1 || (parts.count == 2 && Array(parts[1]) == Array(ascii: "LAST")), "malformed BDAT: \(shown)")
+            invariant(parts.count == 1 || (parts.count == 2 && Array(parts[1]) == Array(ascii: "LAST")), "malformed BDAT: \(shown)")
             guard let first = parts.first, !first.isEmpty, first.count <= 10, first.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
-                preconditionFailure("malformed BDAT size: \(shown)")
+                invariantFailure("malformed BDAT size: \(shown)")
             }
             let size = first.reduce(0) { $0 * 10 + Int($1 - 48) }
             let last = parts.count == 2
-            precondition(currentCapabilities.contains(.chunking), "BDAT without CHUNKING")
-            guard let number = currentTransaction else { preconditionFailure("BDAT outside a transaction") }
-            precondition(transactions[number].data == nil, "BDAT after DATA")
-            precondition(!transactions[number].recipients.isEmpty, "BDAT without RCPT")
-            precondition(!transactions[number].chunks.contains { isNegative(knownReply($0)) }, "BDAT after a refused chunk")
+            invariant(currentCapabilities.contains(.chunking), "BDAT without CHUNKING")
+            guard let number = currentTransaction else { invariantFailure("BDAT outside a transaction") }
+            invariant(transactions[number].data == nil, "BDAT after DATA")
+            invariant(!transactions[number].recipients.isEmpty, "BDAT without RCPT")
+            invariant(!transactions[number].chunks.contains { isNegative(knownReply($0)) }, "BDAT after a refused chunk")
             if !pipeliningAllowed {
-                precondition(acceptedRecipients(transactions[number], knownOnly: true) > 0, "BDAT with no accepted recipient")
+                invariant(acceptedRecipients(transactions[number], knownOnly: true) > 0, "BDAT with no accepted recipient")
             }
             let index = append(.chunk(last: last), transaction: number)
             transactions[number].chunks.append(index)
@@ -538,39 +538,39 @@ struct WireObserver {
             mode = .chunk(remaining: size, last: last, transaction: number)
             if size == 0 {
                 mode = .command
-                if last { precondition(transactions[number].payload == normalized, "BDAT content differs from the body") }
+                if last { invariant(transactions[number].payload == normalized, "BDAT content differs from the body") }
             }
         case "RSET":
-            precondition(argument.isEmpty, "RSET with an argument")
-            precondition(helloSucceeded, "RSET before a successful EHLO/HELO")
+            invariant(argument.isEmpty, "RSET with an argument")
+            invariant(helloSucceeded, "RSET before a successful EHLO/HELO")
             if let number = transactions.indices.last { transactions[number].reset = true }
             _ = append(.reset)
         case "QUIT":
-            precondition(argument.isEmpty, "QUIT with an argument")
+            invariant(argument.isEmpty, "QUIT with an argument")
             quitWritten = true
             _ = append(.quit)
         default:
-            preconditionFailure("unknown command: \(shown)")
+            invariantFailure("unknown command: \(shown)")
         }
     }
 
     private mutating func mailCommand(_ argument: [UInt8], shown: String) {
-        precondition(argument.starts(with: Array(ascii: "FROM:<")), "malformed MAIL: \(shown)")
-        precondition(helloSucceeded, "MAIL before a 2xx to EHLO/HELO")
-        precondition(tlsSettled, "MAIL before TLS")
+        invariant(argument.starts(with: Array(ascii: "FROM:<")), "malformed MAIL: \(shown)")
+        invariant(helloSucceeded, "MAIL before a 2xx to EHLO/HELO")
+        invariant(tlsSettled, "MAIL before TLS")
         if setup.authMechanisms != nil {
             let authenticated = commands.indices.contains {
                 [.auth, .authResponse].contains(commands[$0].kind) && knownReply($0)?.code.rawValue == 235
             }
-            precondition(authenticated, "MAIL before a 235 to AUTH")
+            invariant(authenticated, "MAIL before a 235 to AUTH")
         }
         if let number = transactions.indices.last {
             let previous = transactions[number]
-            precondition(previous.ended || previous.reset || isNegative(knownReply(previous.mail)),
+            invariant(previous.ended || previous.reset || isNegative(knownReply(previous.mail)),
                          "MAIL while the previous transaction is still open")
         }
         let sender = Array(argument.dropFirst(6).prefix { $0 != UInt8(ascii: ">") })
-        precondition(sender == setup.sender, "MAIL with another sender: \(shown)")
+        invariant(sender == setup.sender, "MAIL with another sender: \(shown)")
         let capabilities = currentCapabilities
         var sawBody = false
         let params = Array(argument.dropFirst(6 + sender.count + 1))
@@ -579,30 +579,30 @@ struct WireObserver {
             let value = Array(param.drop { $0 != UInt8(ascii: "=") }.dropFirst())
             switch name {
             case "SIZE":
-                precondition(capabilities.contains(.size), "SIZE= not offered")
+                invariant(capabilities.contains(.size), "SIZE= not offered")
                 let size = value.reduce(0) { $0 &* 10 &+ Int($1) &- 48 }
-                precondition(size == setup.size, "SIZE= differs from the envelope")
-                if let limit = capabilities.maxMessageSize { precondition(size <= limit, "SIZE=\(size) over the limit \(limit)") }
+                invariant(size == setup.size, "SIZE= differs from the envelope")
+                if let limit = capabilities.maxMessageSize { invariant(size <= limit, "SIZE=\(size) over the limit \(limit)") }
             case "BODY":
                 sawBody = true
                 if value == Array(ascii: "8BITMIME") {
-                    precondition(capabilities.contains(.eightBitMIME) && setup.bodyType == .eightBitMIME, "BODY=8BITMIME")
+                    invariant(capabilities.contains(.eightBitMIME) && setup.bodyType == .eightBitMIME, "BODY=8BITMIME")
                 } else if value == Array(ascii: "BINARYMIME") {
-                    precondition(capabilities.contains(.binaryMIME) && capabilities.contains(.chunking)
+                    invariant(capabilities.contains(.binaryMIME) && capabilities.contains(.chunking)
                                  && setup.bodyType == .binaryMIME, "BODY=BINARYMIME")
                 } else {
-                    preconditionFailure("unknown BODY= value")
+                    invariantFailure("unknown BODY= value")
                 }
             case "SMTPUTF8":
-                preconditionFailure("SMTPUTF8 for an ASCII envelope")
+                invariantFailure("SMTPUTF8 for an ASCII envelope")
             case "RET", "ENVID":
-                precondition(capabilities.contains(.dsn) && setup.requestsDSN, "\(name)= without DSN")
+                invariant(capabilities.contains(.dsn) && setup.requestsDSN, "\(name)= without DSN")
             default:
-                preconditionFailure("unknown MAIL parameter \(name)")
+                invariantFailure("unknown MAIL parameter \(name)")
             }
         }
-        precondition(sawBody == (setup.bodyType != .sevenBit), "BODY= missing or extra")
-        if setup.requestsDSN { precondition(capabilities.contains(.dsn), "DSN envelope sent without DSN") }
+        invariant(sawBody == (setup.bodyType != .sevenBit), "BODY= missing or extra")
+        if setup.requestsDSN { invariant(capabilities.contains(.dsn), "DSN envelope sent without DSN") }
         let index = append(.mail)
         transactions.append(Transaction(mail: index))
         commands[index].transaction = transactions.count - 1
@@ -624,7 +624,7 @@ struct WireObserver {
     /// After the session closed: no command line is left half written.
     func finish() {
         if case .command = mode {
-            precondition(line.isEmpty && !sawCR, "a command line was left unfinished: \(show(line))")
+            invariant(line.isEmpty && !sawCR, "a command line was left unfinished: \(show(line))")
         }
     }
 }
