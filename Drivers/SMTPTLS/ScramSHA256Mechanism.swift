@@ -5,6 +5,7 @@ import SMTPCore
 /// password: `verifyCompletion` refuses a 235 that did not come with a valid server signature.
 public struct ScramSHA256Mechanism: SASLMechanism {
     public let name = "SCRAM-SHA-256"
+    public var isChallengeResponse: Bool { true }
 
     /// Iteration counts outside this range are refused: too few make the exchange crackable
     /// offline, too many let a hostile server burn the client's CPU.

@@ -18,6 +18,11 @@ public protocol SASLMechanism: Sendable {
     /// The registered name, upper case, as servers list it after AUTH.
     var name: String { get }
 
+    /// True when the secret itself never crosses the wire: the client answers a challenge with
+    /// proof that it knows the secret (CRAM-MD5, SCRAM). Without TLS the engine tries these
+    /// before the others. False unless a mechanism says so.
+    var isChallengeResponse: Bool { get }
+
     /// The client's first message, sent on the AUTH line, or nil when the server must speak first.
     mutating func initialResponse() throws(SASLFailure) -> [UInt8]?
 
@@ -30,6 +35,7 @@ public protocol SASLMechanism: Sendable {
 }
 
 extension SASLMechanism {
+    public var isChallengeResponse: Bool { false }
     public func verifyCompletion() throws(SASLFailure) {}
 }
 
