@@ -42,7 +42,8 @@ extension SASLMechanism {
 /// Which mechanisms the client may use, in order of preference, and with what rules.
 public struct AuthenticationOptions: Sendable {
     /// Candidate mechanisms, most preferred first. The engine uses the first one the server
-    /// offers after TLS (or after EHLO when there is no TLS).
+    /// offers after TLS (or after EHLO when there is no TLS, challenge-response ones first: see
+    /// `preferenceOrder(tlsActive:)`).
     public var mechanisms: [any SASLMechanism]
     /// Allows AUTH on a connection without TLS. Off by default: credentials never cross the
     /// network in the clear unless the caller asked for it.
@@ -51,6 +52,15 @@ public struct AuthenticationOptions: Sendable {
     public init(mechanisms: [any SASLMechanism], allowWithoutTLS: Bool = false) {
         self.mechanisms = mechanisms
         self.allowWithoutTLS = allowWithoutTLS
+    }
+
+    /// The order the engine tries `mechanisms` in: as given over TLS. Without TLS (AUTH there
+    /// only when `allowWithoutTLS`), the challenge-response mechanisms first, so the password
+    /// does not cross the wire in the clear when the server offers a way around it; each group
+    /// keeps its given order.
+    public func preferenceOrder(tlsActive: Bool) -> [any SASLMechanism] {
+        guard !tlsActive else { return mechanisms }
+        return mechanisms.filter { $0.isChallengeResponse } + mechanisms.filter { !$0.isChallengeResponse }
     }
 
     /// Username and password with the built-in mechanisms PLAIN then LOGIN, or only `forcing`
