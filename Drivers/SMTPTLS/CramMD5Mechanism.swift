@@ -4,6 +4,7 @@ import SMTPCore
 /// in lower-case hex. The password itself never crosses the wire.
 public struct CramMD5Mechanism: SASLMechanism {
     public let name = "CRAM-MD5"
+    public var isChallengeResponse: Bool { true }
     let username: String
     let password: String
     private var answered = false

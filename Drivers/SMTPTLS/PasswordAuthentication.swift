@@ -2,8 +2,9 @@ import SMTPCore
 
 extension AuthenticationOptions {
     /// Username and password with every mechanism this build supports, best first:
-    /// SCRAM-SHA-256, PLAIN, CRAM-MD5, LOGIN. With `forcing`, only that mechanism (any name
-    /// outside the list leaves it empty, and the engine reports that no mechanism is usable).
+    /// SCRAM-SHA-256, PLAIN, CRAM-MD5, LOGIN (without TLS the engine tries SCRAM-SHA-256 and
+    /// CRAM-MD5 before PLAIN and LOGIN). With `forcing`, only that mechanism (any name outside
+    /// the list leaves it empty, and the engine reports that no mechanism is usable).
     public static func passwordWithCrypto(username: String, password: String, forcing mechanism: String? = nil,
                                           allowWithoutTLS: Bool = false) -> AuthenticationOptions {
         var list: [any SASLMechanism] = [

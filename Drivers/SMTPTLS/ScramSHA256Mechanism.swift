@@ -5,6 +5,7 @@ import SMTPCore
 /// password: `verifyCompletion` refuses a 235 that did not come with a valid server signature.
 public struct ScramSHA256Mechanism: SASLMechanism {
     public let name = "SCRAM-SHA-256"
+    public var isChallengeResponse: Bool { true }
 
     /// Iteration counts outside this range are refused: too few make the exchange crackable
     /// offline, too many let a hostile server burn the client's CPU.
@@ -30,21 +31,8 @@ public struct ScramSHA256Mechanism: SASLMechanism {
         self.clientNonce = clientNonce
     }
 
-    /// RFC 5802 saslname: "=" and "," escaped.
-    private static func saslName(_ value: String) -> String {
-        var out = ""
-        for character in value {
-            switch character {
-            case "=": out += "=3D"
-            case ",": out += "=2C"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
-
     public mutating func initialResponse() throws(SASLFailure) -> [UInt8]? {
-        clientFirstBare = "n=\(Self.saslName(username)),r=\(clientNonce)"
+        clientFirstBare = "n=\(SASLName.escape(username)),r=\(clientNonce)"
         step = 1
         return Array(("n,," + clientFirstBare).utf8)
     }

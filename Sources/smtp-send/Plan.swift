@@ -50,6 +50,7 @@ struct Plan: Sendable {
         case .implicit: .implicit
         case .off: .off
         }
+        let port = server.port ?? (policy == .implicit ? 465 : 25)
         var authentication: AuthenticationOptions?
         if let user = command.user {
             let password = try Plan.password(file: command.passwordFile)
@@ -62,7 +63,7 @@ struct Plan: Sendable {
                                                        allowWithoutTLS: command.allowPlaintextAuth)
             case "OAUTHBEARER":
                 authentication = AuthenticationOptions(mechanisms: [OAuthBearerMechanism(username: user, token: password, host: server.host,
-                                                                                         port: Int(server.port ?? 0))],
+                                                                                         port: Int(port))],
                                                        allowWithoutTLS: command.allowPlaintextAuth)
             default:
                 authentication = .passwordWithCrypto(username: user, password: password, forcing: command.auth,
@@ -73,7 +74,6 @@ struct Plan: Sendable {
             throw UsageError("cannot read --ca-file \(caFile)")
         }
 
-        let port = server.port ?? (policy == .implicit ? 465 : 25)
         var timeouts = Timeouts()
         var connectTimeout = Duration.seconds(30)
         if let seconds = command.timeout {

@@ -95,6 +95,19 @@ struct PostfixTests {
         #expect(!result.commands.contains { $0.hasPrefix("AUTH") }, "no credentials went out")
     }
 
+    /// Postfix offers PLAIN LOGIN CRAM-MD5 on both ports. In the clear (plaintext AUTH allowed)
+    /// the password stays off the wire with CRAM-MD5; over TLS the list's order picks PLAIN.
+    @Test(.enabled(if: Rig.isAvailable), arguments: Driver.allCases, [
+        ("RIG_POSTFIX_PLAIN_AUTH_PORT", TLSPolicy.off, "CRAM-MD5"),
+        ("RIG_POSTFIX_SUBMISSION_PORT", TLSPolicy.required, "PLAIN"),
+    ])
+    func unforcedMechanismDependsOnTLS(_ driver: Driver, _ setup: (String, TLSPolicy, String)) {
+        let auth = AuthenticationOptions.passwordWithCrypto(username: Rig.user, password: Rig.password, allowWithoutTLS: true)
+        let result = deliver(Rig.message().0, options: Rig.options(setup.0, tls: setup.1, authentication: auth), via: driver)
+        expectDelivered(result)
+        #expect(result.authenticatedWith == setup.2)
+    }
+
     @Test(.enabled(if: Rig.isAvailable), arguments: Driver.allCases, [
         ("RIG_POSTFIX_EXPIRED_PORT", "certificate has expired"),
         ("RIG_POSTFIX_SELFSIGNED_PORT", "self-signed certificate"),

@@ -32,6 +32,24 @@ private struct Suspicious: SASLMechanism {
     func verifyCompletion() throws(SASLFailure) { throw SASLFailure("server signature missing") }
 }
 
+/// Stands in for CRAM-MD5 and SCRAM-SHA-256 (they live in SMTPTLS): only its name and its
+/// claim to keep the secret off the wire matter here.
+private struct ChallengeResponse: SASLMechanism {
+    let name: String
+    var isChallengeResponse: Bool { true }
+    func initialResponse() throws(SASLFailure) -> [UInt8]? { nil }
+    func response(to challenge: [UInt8]) throws(SASLFailure) -> [UInt8] { challenge }
+}
+
+/// The order SMTPTLS's passwordWithCrypto gives: SCRAM-SHA-256, PLAIN, CRAM-MD5, LOGIN.
+private func cryptoOrder(allowWithoutTLS: Bool = false) -> AuthenticationOptions {
+    AuthenticationOptions(mechanisms: [ChallengeResponse(name: "SCRAM-SHA-256"),
+                                       PlainMechanism(username: "alice@test.local", password: "s3cret"),
+                                       ChallengeResponse(name: "CRAM-MD5"),
+                                       LoginMechanism(username: "alice@test.local", password: "s3cret")],
+                          allowWithoutTLS: allowWithoutTLS)
+}
+
 @Suite("AUTH")
 struct AuthTests {
     @Test func plainWithInitialResponseAfterTLS() throws {
@@ -274,6 +292,88 @@ struct AuthTests {
                 "n,a=u=2C=3Dx@example.com,\u{01}host=mx.example\u{01}port=587\u{01}auth=Bearer T\u{01}\u{01}")
         #expect(try mechanism.response(to: Array("{\"status\":\"invalid_token\"}".utf8)) == [1])
         #expect(throws: SASLFailure.self) { try mechanism.response(to: []) }
+    }
+
+    /// Without TLS (plaintext AUTH explicitly allowed) a mechanism that keeps the password off
+    /// the wire goes first, whatever the list's order; among the rest the order stands.
+    @Test(arguments: [("PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256", "AUTH SCRAM-SHA-256"),
+                      ("PLAIN LOGIN CRAM-MD5", "AUTH CRAM-MD5"),
+                      ("LOGIN PLAIN", "AUTH PLAIN AGFsaWNlQHRlc3QubG9jYWwAczNjcmV0")])
+    func withoutTLSChallengeResponseGoesFirst(_ offered: String, _ command: String) throws {
+        let result = try transcript("""
+            S: 220 mx ESMTP
+            C: EHLO client.example
+            S: 250-mx
+            S: 250 AUTH \(offered)
+            C: \(command)
+            S: 535 5.7.8 no
+            C: QUIT
+            S: 221 bye
+            """, configuration: .test(tls: .off, authentication: cryptoOrder(allowWithoutTLS: true)))
+        guard case .authenticationFailed? = result.failure else {
+            Issue.record("expected authenticationFailed, got \(String(describing: result.failure))"); return
+        }
+    }
+
+    /// Opportunistic TLS that the server does not offer is a connection without TLS too.
+    @Test func withoutSTARTTLSOfferedChallengeResponseGoesFirst() throws {
+        try transcript("""
+            S: 220 mx ESMTP
+            C: EHLO client.example
+            S: 250-mx
+            S: 250 AUTH PLAIN LOGIN CRAM-MD5
+            C: AUTH CRAM-MD5
+            S: 535 5.7.8 no
+            C: QUIT
+            S: 221 bye
+            """, configuration: .test(tls: .opportunistic, authentication: cryptoOrder(allowWithoutTLS: true)))
+    }
+
+    /// With TLS the list's own order decides, as before.
+    @Test(arguments: [("PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256", "AUTH SCRAM-SHA-256"),
+                      ("PLAIN LOGIN CRAM-MD5", "AUTH PLAIN AGFsaWNlQHRlc3QubG9jYWwAczNjcmV0"),
+                      ("CRAM-MD5 LOGIN", "AUTH CRAM-MD5")])
+    func withTLSTheListOrderStands(_ offered: String, _ command: String) throws {
+        try transcript(tlsSession + """
+            S: 250-mx
+            S: 250 AUTH \(offered)
+            C: \(command)
+            S: 535 5.7.8 no
+            C: QUIT
+            S: 221 bye
+            """, configuration: .test(tls: .required, authentication: cryptoOrder()))
+    }
+
+    /// ^A separates XOAUTH2's fields: one inside the user or the token would let it forge or
+    /// cut fields, so the mechanism refuses before the AUTH line is written.
+    @Test(arguments: [("u\u{01}ser@example.com", "ya29.token", "XOAUTH2 user contains ^A (0x01)"),
+                      ("u@example.com", "ya29\u{01}auth=Bearer x", "XOAUTH2 token contains ^A (0x01)")])
+    func xoauth2RefusesControlA(_ user: String, _ token: String, _ reason: String) throws {
+        let mechanism = XOAuth2Mechanism(username: user, token: token)
+        let result = try transcript(tlsSession + """
+            S: 250-mx
+            S: 250 AUTH XOAUTH2
+            C: QUIT
+            S: 221 bye
+            """, configuration: .test(tls: .required, authentication: AuthenticationOptions(mechanisms: [mechanism])))
+        #expect(result.failure == .authenticationAborted(.mechanismFailed(reason)))
+    }
+
+    /// The same for OAUTHBEARER, whose key/value pairs ^A separates too.
+    @Test(arguments: [("u\u{01}@example.com", "T", "mx.example", "OAUTHBEARER user contains ^A (0x01)"),
+                      ("u@example.com", "T\u{01}", "mx.example", "OAUTHBEARER token contains ^A (0x01)"),
+                      ("u@example.com", "T", "mx\u{01}.example", "OAUTHBEARER host contains ^A (0x01)")])
+    func oauthBearerRefusesControlA(_ user: String, _ token: String, _ host: String, _ reason: String) {
+        var mechanism = OAuthBearerMechanism(username: user, token: token, host: host, port: 587)
+        #expect(throws: SASLFailure(reason)) { try mechanism.initialResponse() }
+    }
+
+    /// "=" and "," are escaped byte by byte: a combining mark after them (one Swift Character
+    /// with it) must not hide them.
+    @Test func oauthBearerEscapesOverUTF8Bytes() throws {
+        var mechanism = OAuthBearerMechanism(username: "=\u{301}a,\u{301}b", token: "T", host: "mx.example", port: 25)
+        let initial = try #require(try mechanism.initialResponse())
+        #expect(initial == Array("n,a==3D\u{301}a=2C\u{301}b,\u{01}host=mx.example\u{01}port=25\u{01}auth=Bearer T\u{01}\u{01}".utf8))
     }
 
     @Test func transcriptRedactsCredentials() throws {

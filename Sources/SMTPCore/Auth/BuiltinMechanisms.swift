@@ -69,7 +69,8 @@ public struct XOAuth2Mechanism: SASLMechanism {
     }
 
     public mutating func initialResponse() throws(SASLFailure) -> [UInt8]? {
-        Array("user=\(username)\u{01}auth=Bearer \(token)\u{01}\u{01}".utf8)
+        try refuseControlA(in: name, ("user", username), ("token", token))
+        return Array("user=\(username)\u{01}auth=Bearer \(token)\u{01}\u{01}".utf8)
     }
 
     public mutating func response(to challenge: [UInt8]) throws(SASLFailure) -> [UInt8] {
@@ -96,21 +97,9 @@ public struct OAuthBearerMechanism: SASLMechanism {
         self.port = port
     }
 
-    /// RFC 5801 saslname: "," and "=" escaped as "=2C" and "=3D".
-    private static func saslName(_ value: String) -> String {
-        var out = ""
-        for character in value {
-            switch character {
-            case ",": out += "=2C"
-            case "=": out += "=3D"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
-
     public mutating func initialResponse() throws(SASLFailure) -> [UInt8]? {
-        var message = "n,a=\(Self.saslName(username)),\u{01}"
+        try refuseControlA(in: name, ("user", username), ("token", token), ("host", host ?? ""))
+        var message = "n,a=\(SASLName.escape(username)),\u{01}"
         if let host { message += "host=\(host)\u{01}" }
         if let port { message += "port=\(port)\u{01}" }
         message += "auth=Bearer \(token)\u{01}\u{01}"
@@ -121,5 +110,13 @@ public struct OAuthBearerMechanism: SASLMechanism {
         guard !answeredError else { throw SASLFailure("OAUTHBEARER server sent a second challenge") }
         answeredError = true
         return [0x01]
+    }
+}
+
+/// ^A (0x01) separates the fields of XOAUTH2 and OAUTHBEARER: one inside a value would cut it
+/// short or forge a field, so such a value is refused before anything is sent.
+private func refuseControlA(in mechanism: String, _ fields: (label: String, value: String)...) throws(SASLFailure) {
+    for field in fields where field.value.utf8.contains(0x01) {
+        throw SASLFailure("\(mechanism) \(field.label) contains ^A (0x01)")
     }
 }

@@ -18,6 +18,11 @@ public protocol SASLMechanism: Sendable {
     /// The registered name, upper case, as servers list it after AUTH.
     var name: String { get }
 
+    /// True when the secret itself never crosses the wire: the client answers a challenge with
+    /// proof that it knows the secret (CRAM-MD5, SCRAM). Without TLS the engine tries these
+    /// before the others. False unless a mechanism says so.
+    var isChallengeResponse: Bool { get }
+
     /// The client's first message, sent on the AUTH line, or nil when the server must speak first.
     mutating func initialResponse() throws(SASLFailure) -> [UInt8]?
 
@@ -30,13 +35,15 @@ public protocol SASLMechanism: Sendable {
 }
 
 extension SASLMechanism {
+    public var isChallengeResponse: Bool { false }
     public func verifyCompletion() throws(SASLFailure) {}
 }
 
 /// Which mechanisms the client may use, in order of preference, and with what rules.
 public struct AuthenticationOptions: Sendable {
     /// Candidate mechanisms, most preferred first. The engine uses the first one the server
-    /// offers after TLS (or after EHLO when there is no TLS).
+    /// offers after TLS (or after EHLO when there is no TLS, challenge-response ones first: see
+    /// `preferenceOrder(tlsActive:)`).
     public var mechanisms: [any SASLMechanism]
     /// Allows AUTH on a connection without TLS. Off by default: credentials never cross the
     /// network in the clear unless the caller asked for it.
@@ -45,6 +52,15 @@ public struct AuthenticationOptions: Sendable {
     public init(mechanisms: [any SASLMechanism], allowWithoutTLS: Bool = false) {
         self.mechanisms = mechanisms
         self.allowWithoutTLS = allowWithoutTLS
+    }
+
+    /// The order the engine tries `mechanisms` in: as given over TLS. Without TLS (AUTH there
+    /// only when `allowWithoutTLS`), the challenge-response mechanisms first, so the password
+    /// does not cross the wire in the clear when the server offers a way around it; each group
+    /// keeps its given order.
+    public func preferenceOrder(tlsActive: Bool) -> [any SASLMechanism] {
+        guard !tlsActive else { return mechanisms }
+        return mechanisms.filter { $0.isChallengeResponse } + mechanisms.filter { !$0.isChallengeResponse }
     }
 
     /// Username and password with the built-in mechanisms PLAIN then LOGIN, or only `forcing`

@@ -227,7 +227,8 @@ extension SMTPMachine {
             fail(.authenticationNotOffered, quit: true)
             return
         }
-        guard var mechanism = options.mechanisms.first(where: { capabilities.offersAuthMechanism($0.name) }) else {
+        guard var mechanism = options.preferenceOrder(tlsActive: isTLSActive)
+                .first(where: { capabilities.offersAuthMechanism($0.name) }) else {
             fail(.noCommonAuthenticationMechanism(offered: capabilities.authMechanisms), quit: true)
             return
         }
