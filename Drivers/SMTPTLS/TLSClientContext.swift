@@ -93,6 +93,10 @@ public final class TLSClientContext: @unchecked Sendable {
             throw TLSSetupError(.clientKeyUnreadable, "cannot read client key \(key): \(why)")
         case .failure(.notPEM):
             throw TLSSetupError(.clientKeyInvalid, "client key \(key) is not PEM (no -----BEGIN line)")
+        case .success(let file) where file.labels.contains("ENCRYPTED PRIVATE KEY"):
+            throw TLSSetupError(.clientKeyInvalid, "client key \(key) is encrypted, and no pass-phrase can be given")
+        case .success(let file) where !file.labels.contains(where: { $0.hasSuffix("PRIVATE KEY") }):
+            throw TLSSetupError(.clientKeyInvalid, "client key \(key) holds no private key (only \(file.labels.joined(separator: ", ")))")
         case .success:
             break
         }
