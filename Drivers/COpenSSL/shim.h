@@ -36,4 +36,18 @@ static inline const long SMTP_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER(void) { return
 static inline const unsigned long long SMTP_SSL_OP_NO_COMPRESSION(void) { return SSL_OP_NO_COMPRESSION; }
 static inline const unsigned long long SMTP_SSL_OP_NO_RENEGOTIATION(void) { return SSL_OP_NO_RENEGOTIATION; }
 
+static inline int smtp_ERR_GET_LIB(unsigned long code) { return ERR_GET_LIB(code); }
+static inline int smtp_ERR_GET_REASON(unsigned long code) { return ERR_GET_REASON(code); }
+
+/* Typed stacks (macros and generated inline functions). */
+static inline int smtp_sk_X509_num(STACK_OF(X509) *stack) { return sk_X509_num(stack); }
+static inline X509 *smtp_sk_X509_value(STACK_OF(X509) *stack, int index) { return sk_X509_value(stack, index); }
+static inline int smtp_sk_GENERAL_NAME_num(GENERAL_NAMES *names) { return sk_GENERAL_NAME_num(names); }
+static inline GENERAL_NAME *smtp_sk_GENERAL_NAME_value(GENERAL_NAMES *names, int index) { return sk_GENERAL_NAME_value(names, index); }
+
+/* X509_get_ext_d2i for the subjectAltName extension, typed; free with GENERAL_NAMES_free. */
+static inline GENERAL_NAMES *smtp_X509_subject_alt_names(X509 *certificate) {
+    return (GENERAL_NAMES *)X509_get_ext_d2i(certificate, NID_subject_alt_name, NULL, NULL);
+}
+
 #endif

@@ -23,4 +23,10 @@ enum OpenSSLErrors {
     }
 
     static func clear() { ERR_clear_error() }
+
+    /// X509_check_private_key's refusal: the key is not the certificate's.
+    static func isKeyMismatch(_ code: UInt) -> Bool {
+        smtp_ERR_GET_LIB(code) == ERR_LIB_X509
+            && (smtp_ERR_GET_REASON(code) == X509_R_KEY_VALUES_MISMATCH || smtp_ERR_GET_REASON(code) == X509_R_KEY_TYPE_MISMATCH)
+    }
 }

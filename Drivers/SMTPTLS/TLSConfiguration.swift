@@ -20,11 +20,3 @@ public struct TLSConfiguration: Sendable, Hashable {
         self.clientKeyFile = clientKeyFile
     }
 }
-
-/// A TLS set-up problem on our side (unreadable CA file, bad client key), found before any
-/// byte is exchanged.
-public struct TLSSetupError: Error, Hashable, Sendable, CustomStringConvertible {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}

@@ -24,61 +24,58 @@ public final class TLSSession {
         case failed(TLSRecordError)
     }
 
-    private let ssl: OpaquePointer
+    private let owner: SSLOwner
+    private var ssl: OpaquePointer { owner.pointer }
     private let networkIn: OpaquePointer
     private let networkOut: OpaquePointer
     private let context: TLSClientContext
-    /// The name or address the certificate must match.
-    public let host: String
+    private let peerName: TLSPeerName
+    /// The name or address the certificate must match (a trailing dot removed).
+    public var host: String { peerName.text }
     public private(set) var isHandshakeComplete = false
     /// Scratch for decrypting and for draining ciphertext, reused for every call.
     private var scratch = [UInt8](repeating: 0, count: 16 * 1024)
 
     public init(context: TLSClientContext, host: String) throws(TLSSetupError) {
         self.context = context
-        self.host = context.configuration.serverName ?? host
+        let verifying = !context.configuration.insecure
+        peerName = try TLSPeerName(context.configuration.serverName ?? host, verifying: verifying)
         guard let ssl = SSL_new(context.context) else {
-            throw TLSSetupError("cannot create TLS session: \(OpenSSLErrors.drain())")
+            throw TLSSetupError(.openSSL, "cannot create TLS session: \(OpenSSLErrors.drain())")
         }
-        guard let networkIn = BIO_new(BIO_s_mem()), let networkOut = BIO_new(BIO_s_mem()) else {
-            SSL_free(ssl)
-            throw TLSSetupError("cannot create memory BIOs")
+        // From here on the owner frees the session (and the BIOs once handed over), once.
+        owner = SSLOwner(ssl)
+        guard let networkIn = BIO_new(BIO_s_mem()) else {
+            throw TLSSetupError(.openSSL, "cannot create memory BIOs")
+        }
+        guard let networkOut = BIO_new(BIO_s_mem()) else {
+            BIO_free(networkIn)
+            throw TLSSetupError(.openSSL, "cannot create memory BIOs")
         }
         // An empty input BIO means "want more", not end of file.
         _ = smtp_BIO_set_mem_eof_return(networkIn, -1)
         _ = smtp_BIO_set_mem_eof_return(networkOut, -1)
         SSL_set_bio(ssl, networkIn, networkOut)
-        self.ssl = ssl
         self.networkIn = networkIn
         self.networkOut = networkOut
 
-        let isAddress = Self.isIPAddress(self.host)
-        if !context.configuration.insecure {
-            if isAddress {
-                guard X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), self.host) == 1 else {
-                    SSL_free(ssl)
-                    throw TLSSetupError("cannot verify against address \(self.host)")
+        if verifying {
+            // RFC 9525: never the subject CN (§6.3), a wildcard only as the whole left-most label (§6.3).
+            let parameters = SSL_get0_param(ssl)
+            X509_VERIFY_PARAM_set_hostflags(parameters, UInt32(X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS))
+            if peerName.isAddress {
+                guard X509_VERIFY_PARAM_set1_ip_asc(parameters, peerName.text) == 1 else {
+                    throw TLSSetupError(.host, "cannot verify against address \(peerName.text): \(OpenSSLErrors.drain())")
                 }
             } else {
-                guard SSL_set1_host(ssl, self.host) == 1 else {
-                    SSL_free(ssl)
-                    throw TLSSetupError("cannot verify against host \(self.host)")
+                guard SSL_set1_host(ssl, peerName.text) == 1 else {
+                    throw TLSSetupError(.host, "cannot verify against host \(peerName.text): \(OpenSSLErrors.drain())")
                 }
             }
         }
-        // SNI carries host names only (RFC 6066 §3).
-        if !isAddress { _ = smtp_SSL_set_tlsext_host_name(ssl, self.host) }
+        // SNI carries host names only (RFC 6066 §3), without the trailing dot.
+        if !peerName.isAddress { _ = smtp_SSL_set_tlsext_host_name(ssl, peerName.text) }
         SSL_set_connect_state(ssl)
-    }
-
-    deinit {
-        SSL_free(ssl) // frees both BIOs
-    }
-
-    static func isIPAddress(_ text: String) -> Bool {
-        var v4 = in_addr()
-        var v6 = in6_addr()
-        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
     }
 
     /// Ciphertext from the network.
@@ -128,7 +125,12 @@ public final class TLSSession {
         let verify = SSL_get_verify_result(ssl)
         let reasons = OpenSSLErrors.drain()
         if verify != X509_V_OK {
-            return .certificate(Self.describe(verification: Int32(verify), host: host))
+            var why = Self.describe(verification: Int32(verify), host: host)
+            if verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH,
+               let names = CertificateNames(peerOf: ssl) {
+                why += ": " + names.mismatch(for: peerName)
+            }
+            return .certificate(why)
         }
         var text = reasons.isEmpty ? "the server ended the handshake" : reasons
         if reasons.contains("wrong version number") || reasons.contains("packet length too long")

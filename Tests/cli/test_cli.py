@@ -94,7 +94,7 @@ def test_required_tls_without_starttls_fails_before_mail(rig, driver):
 @pytest.mark.parametrize("port_name, cause", [
     ("RIG_POSTFIX_EXPIRED_PORT", "certificate has expired"),
     ("RIG_POSTFIX_SELFSIGNED_PORT", "self-signed certificate"),
-    ("RIG_POSTFIX_WRONGNAME_PORT", "certificate is not valid for host localhost"),
+    ("RIG_POSTFIX_WRONGNAME_PORT", "certificate is not valid for host localhost: the certificate names only wrong.example"),
     ("RIG_POSTFIX_UNTRUSTED_PORT", "certificate signed by an unknown authority"),
 ])
 def test_certificate_failures_exit_1_and_name_the_cause(rig, driver, port_name, cause):

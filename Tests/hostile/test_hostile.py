@@ -778,6 +778,37 @@ def test_wrong_name_certificate_against_an_ip_literal(driver):
     assert record.tls == b""
 
 
+RFC9525_CERTIFICATES = [
+    ("T22-cn-only", ("cnonly", "localhost",
+                     "certificate is not valid for host localhost: the certificate names its host only in the subject CN "
+                     "(localhost), which is not accepted")),
+    ("T22-partial-wildcard", ("partialwildcard", "www.example.test",
+                              "certificate is not valid for host www.example.test: the certificate's wildcard name "
+                              "w*.example.test is partial, which is not accepted")),
+]
+
+
+@pytest.mark.parametrize("bad, driver", matrix(RFC9525_CERTIFICATES))
+def test_rfc9525_name_matching_after_starttls(bad, driver):
+    """STARTTLS with a certificate (signed by the trusted CA) that names the host only in its
+    subject CN, or only with a partial wildcard: RFC 9525 matches neither. Exit 1, the failure
+    line says why, nothing through TLS, no SMTP command in the clear after STARTTLS."""
+    need_rig()
+    stem, tls_name, cause = bad
+    directory = RIG["RIG_CERT_DIR"]
+    steps = [send(GREETING), expect("EHLO "), send(ehlo("STARTTLS", "AUTH PLAIN")), expect("STARTTLS$"),
+             send("220 2.0.0 ready\r\n"), starttls(), expect("EHLO "), send(ehlo("8BITMIME")), tail()]
+    server = ScriptedServer(steps, cert=f"{directory}/{stem}.crt", key=f"{directory}/{stem}.key", timeout=10)
+    run = smtp_send("--driver", driver, "--ca-file", RIG["RIG_CA_FILE"], "--tls-name", tls_name,
+                    f"127.0.0.1:{server.port}", FROM, TO)
+    record = server.finish(15)
+    finished(run, 1)
+    not_sent(run)
+    assert run.lines[-1] == f"server certificate not accepted: {cause}", run
+    assert record.tls == b""
+    assert not TLS_ERROR_WORDS.search(after_send(record, "220 2.0.0 ready")), record.all
+
+
 @pytest.mark.parametrize("driver", both("T21"))
 def test_tls_older_than_1_2_is_refused(driver):
     """The server offers nothing newer than TLS 1.1 (with a good certificate): the client requires

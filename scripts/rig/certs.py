@@ -13,6 +13,9 @@ Writes into DIR (created if missing), every key an unencrypted EC P-256 PKCS#8 P
   wrongname.crt / wrongname.key       SAN DNS:wrong.example only, signed by the CA
   untrusted-ca.crt / untrusted-ca.key a second CA that nobody trusts
   untrusted.crt / untrusted.key       same names as server.crt, signed by the untrusted CA
+  cnonly.crt / cnonly.key             CN=localhost and no subjectAltName at all, signed by the CA
+  partialwildcard.crt / .key          SAN DNS:w*.example.test only (a partial wildcard), signed by the CA
+  wildcard.crt / wildcard.key         SAN DNS:*.example.test only (a whole left-most label), signed by the CA
 
 Every leaf file holds the leaf alone (no chain), so a client that trusts only ca-bundle.pem
 fails for exactly one reason per variant:
@@ -20,6 +23,10 @@ fails for exactly one reason per variant:
   selfsigned -> "self-signed certificate"            (X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, 18)
   wrongname  -> "hostname mismatch"                  (X509_V_ERR_HOSTNAME_MISMATCH, 62)
   untrusted  -> "unable to get local issuer certificate" (X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, 20)
+RFC 9525 name matching (the client never looks at the subject CN, never at a partial wildcard):
+  cnonly          -> refused for localhost (X509_V_ERR_HOSTNAME_MISMATCH), the CN is not an identifier
+  partialwildcard -> refused for www.example.test (X509_V_ERR_HOSTNAME_MISMATCH)
+  wildcard        -> accepted for mail.example.test, refused for example.test and a.b.example.test
 
 Only the Python standard library and the `cryptography` package are used.
 """
@@ -73,7 +80,8 @@ def make_ca(common_name):
 
 
 def make_leaf(common_name, sans, issuer=None, not_before=None, not_after=None):
-    """A serverAuth leaf; issuer is (cert, key) or None for self-signed."""
+    """A serverAuth leaf; issuer is (cert, key) or None for self-signed; sans None: no
+    subjectAltName extension at all."""
     key = new_key()
     subject = name(common_name)
     if issuer is None:
@@ -94,8 +102,11 @@ def make_leaf(common_name, sans, issuer=None, not_before=None, not_after=None):
             data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
             encipher_only=False, decipher_only=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+    if sans is not None:
+        cert = cert.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    cert = (
+        cert.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public), critical=False)
         .sign(signing_key, hashes.SHA256())
     )
@@ -142,6 +153,10 @@ def main(argv):
     save(directory, "wrongname", *make_leaf(
         "wrong.example", [x509.DNSName("wrong.example")], issuer=ca))
     save(directory, "untrusted", *make_leaf("localhost", GOOD_NAMES, issuer=other_ca))
+    save(directory, "cnonly", *make_leaf("localhost", None, issuer=ca))
+    save(directory, "partialwildcard", *make_leaf(
+        "w*.example.test", [x509.DNSName("w*.example.test")], issuer=ca))
+    save(directory, "wildcard", *make_leaf("*.example.test", [x509.DNSName("*.example.test")], issuer=ca))
     return 0
 
 
