@@ -17,6 +17,8 @@ cleanup() {
         RIG_PORT_BASE="$port_base" "$clone/scripts/rig/rig.sh" stop >/dev/null 2>&1 || true
     fi
     rm -rf "$home"
+    # SwiftPM's lock files for the clone's .build, named after its path.
+    rm -f "${TMPDIR:-/tmp}/$(printf '%s' "$clone" | tr / _)"_.build*.lock
 }
 trap cleanup EXIT
 fail() { echo "clone-home-demo: FAILED: $*" >&2; exit 1; }
