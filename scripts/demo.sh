@@ -13,7 +13,7 @@ bin="$(swift build -c release --static-swift-stdlib --show-bin-path)/smtp-send"
 
 scripts/rig/rig.sh start >/dev/null
 trap 'scripts/rig/rig.sh stop >/dev/null 2>&1 || true' EXIT
-. .rig/rig.env
+. "${RIG_DIR:-.rig}/rig.env"
 
 port=$RIG_POSTFIX_STARTTLS_PORT
 echo "== smtp-send -v --ca-file <test CA> 127.0.0.1:$port a@example.org b@example.net"

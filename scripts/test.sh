@@ -12,11 +12,11 @@ scripts/install-deps.sh libssl-dev libuv1-dev pkg-config postfix sasl2-bin libsa
 scripts/rig/rig.sh start
 trap 'scripts/rig/rig.sh stop >/dev/null 2>&1 || true' EXIT
 set -a
-. .rig/rig.env
+. "${RIG_DIR:-.rig}/rig.env"
 set +a
 
 swift build --build-tests
-log=.rig/logs/swift-test.log
+log="${RIG_DIR:-.rig}/logs/swift-test.log"
 set +e
 swift test --skip-build 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

@@ -7,7 +7,9 @@
 #   rig.sh stop     stop everything the rig started (pid files, `postfix -c DIR stop`)
 #   rig.sh status   what runs; exit 0 only when every server greets
 #
-# RIG_DIR (default: <repo>/.rig) holds state, logs, certificates and spools.
+# RIG_DIR (default: <repo>/.rig; any path, white space included) holds rig.env, logs, pid files
+# and the aiosmtpd spool. What Postfix (user postfix) and smtp-sink (user nobody) must reach lives
+# in STATE instead (see below), since RIG_DIR may sit under a 0700 home and hold white space.
 # RIG_PORT_BASE (default 24500) moves every port; the ports are RIG_PORT_BASE + a fixed offset.
 # Needs root (Postfix starts only as root). Never touches the system's own Postfix.
 set -euo pipefail
@@ -45,15 +47,20 @@ export PATH
 SASL_USER="alice@test.local"
 SASL_PASSWORD="${RIG_SASL_PASSWORD:-rig-Passw0rd-42}"
 
-# Layout under RIG_DIR. Only these are ever deleted.
-CERTS="$RIG_DIR/certs"
-PF="$RIG_DIR/postfix"
+# STATE: Postfix's config, queue, data and maillog, the certificates and sasldb it reads, and
+# smtp-sink's dump directory. Every user can traverse it and its path has no white space (main.cf
+# and master.cf values cannot quote); one per RIG_DIR, named from a hash of RIG_DIR; root-owned
+# 0755; `stop` removes it. Only these, and the RIG_DIR entries below, are ever deleted.
+STATE="/var/tmp/smtp-rig-$(printf '%s' "$RIG_DIR" | sha256sum | cut -c1-16)"
+CERTS="$STATE/certs"
+PF="$STATE/postfix"
 PF_CONF="$PF/etc"
 PF_QUEUE="$PF/queue"
 PF_DATA="$PF/data"
 PF_MAILLOG="$PF/maillog"
+SINK_DUMP="$STATE/sink-dump"
+# Layout under RIG_DIR.
 SPOOL="$RIG_DIR/aiosmtpd"
-SINK_DUMP="$RIG_DIR/sink-dump"
 LOGS="$RIG_DIR/logs"
 RUN="$RIG_DIR/run"
 ENV_FILE="$RIG_DIR/rig.env"
@@ -107,27 +114,30 @@ wait_gone() {
 }
 
 # Processes of our Postfix instance: Postfix gives every daemon MAIL_CONFIG=<config dir>.
+# postfix_pids [CONF_DIR]
 postfix_pids() {
-    local f pid
+    local f pid conf="${1:-$PF_CONF}"
     for f in /proc/[0-9]*/environ; do
         pid="${f#/proc/}"; pid="${pid%/environ}"
-        if grep -qzxF "MAIL_CONFIG=$PF_CONF" "$f" 2>/dev/null; then
+        if grep -qzxF "MAIL_CONFIG=$conf" "$f" 2>/dev/null; then
             alive "$pid" && echo "$pid"
         fi
     done
     return 0
 }
 
+# master_pid [QUEUE_DIR]
 master_pid() {
-    local pid
-    [ -r "$PF_QUEUE/pid/master.pid" ] || return 1
-    pid="$(tr -dc '0-9' <"$PF_QUEUE/pid/master.pid")"
+    local pid queue="${1:-$PF_QUEUE}"
+    [ -r "$queue/pid/master.pid" ] || return 1
+    pid="$(tr -dc '0-9' <"$queue/pid/master.pid")"
     alive "$pid" && cmdline_of "$pid" | grep -q 'master' && echo "$pid"
 }
 
 # Postfix prints its errors only to a terminal or syslog; `script` gives it a terminal.
+# postfix_cmd CONF_DIR COMMAND
 postfix_cmd() {
-    script -qec "postfix -c $PF_CONF $*" /dev/null </dev/null
+    script -qec "postfix -c $(printf '%q' "$1") $2" /dev/null </dev/null
 }
 
 # stop_pidfile FILE MARKER: TERM (then KILL) the pid in FILE if its command line has MARKER.
@@ -146,19 +156,20 @@ stop_pidfile() {
     rm -f "$file"
 }
 
+# stop_postfix CONF_DIR QUEUE_DIR
 stop_postfix() {
-    [ -f "$PF_CONF/main.cf" ] || return 0
-    local pid pids
-    if pid="$(master_pid)"; then
-        postfix_cmd stop >"$LOGS/postfix-stop.log" 2>&1 || true
+    local conf="$1" queue="$2" pid pids
+    [ -f "$conf/main.cf" ] || return 0
+    if pid="$(master_pid "$queue")"; then
+        postfix_cmd "$conf" stop >>"$LOGS/postfix-stop.log" 2>&1 || true
         if ! wait_gone 10 "$pid"; then
             say "Postfix master $pid did not stop in 10 s; postfix abort"
-            postfix_cmd abort >>"$LOGS/postfix-stop.log" 2>&1 || true
+            postfix_cmd "$conf" abort >>"$LOGS/postfix-stop.log" 2>&1 || true
             wait_gone 5 "$pid" || kill -KILL "$pid" 2>/dev/null || true
         fi
     fi
     # Daemons left behind by a master that died (only ours: matched by MAIL_CONFIG).
-    pids="$(postfix_pids)"
+    pids="$(postfix_pids "$conf")"
     if [ -n "$pids" ]; then
         # shellcheck disable=SC2086
         kill -TERM $pids 2>/dev/null || true
@@ -167,15 +178,29 @@ stop_postfix() {
     fi
 }
 
+# state_is_ours: STATE is absent, or a real directory owned by root (/var/tmp is world-writable:
+# anything else there was not made by rig.sh and is left alone).
+state_is_ours() {
+    [ -e "$STATE" ] || [ -L "$STATE" ] || return 0
+    [ -d "$STATE" ] && ! [ -L "$STATE" ] && [ "$(stat -c %u "$STATE")" = 0 ]
+}
+
 do_stop() {
-    [ -d "$RIG_DIR" ] || return 0
+    [ -d "$RIG_DIR" ] || [ -e "$STATE" ] || return 0
+    state_is_ours || { say "$STATE is not a root-owned directory; not touching it"; exit 1; }
     mkdir -p "$LOGS"
     rm -f "$ENV_FILE"
-    stop_postfix
+    stop_postfix "$PF_CONF" "$PF_QUEUE"
+    # A rig started before STATE existed kept Postfix and the certificates in RIG_DIR.
+    stop_postfix "$RIG_DIR/postfix/etc" "$RIG_DIR/postfix/queue"
+    rm -rf "$RIG_DIR/postfix" "$RIG_DIR/certs" "$RIG_DIR/sink-dump"
     stop_pidfile "$RUN/aiosmtpd.pid" "aiosmtpd_server.py"
     stop_pidfile "$RUN/sink.pid" "smtp-sink"
     stop_pidfile "$RUN/sink-nopipe.pid" "smtp-sink"
     stop_pidfile "$RUN/sink-dump.pid" "smtp-sink"
+    # The maillog outlives the rig, for a look after a failure.
+    if [ -f "$PF_MAILLOG" ]; then cp "$PF_MAILLOG" "$LOGS/postfix-maillog"; fi
+    rm -rf "$STATE"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -243,7 +268,7 @@ virtual_transport = discard
 
 # No syslog here: Postfix writes its own log file.
 maillog_file = $PF_MAILLOG
-maillog_file_prefixes = /var, /dev/stdout, $RIG_DIR
+maillog_file_prefixes = $STATE
 
 # TLS: offered (STARTTLS) everywhere unless a service says otherwise.
 smtpd_tls_cert_file = $CERTS/server.crt
@@ -281,7 +306,7 @@ virtual_mailbox_limit = 0
 EOF
 
     # master.cf: each smtpd service on its own loopback port; syslog_name tells them apart in
-    # the maillog. Certificates in -o values: RIG_DIR must not contain white space (checked).
+    # the maillog. Certificates in -o values: STATE has no white space.
     cat >"$PF_CONF/master.cf" <<EOF
 # service              type  private unpriv chroot wakeup maxproc command + args
 127.0.0.1:$P_STARTTLS  inet  n       -      n      -      -       smtpd
@@ -365,10 +390,10 @@ EOF
 
 start_postfix() {
     : >"$PF_MAILLOG"
-    if ! postfix_cmd check >"$LOGS/postfix-start.log" 2>&1; then
+    if ! postfix_cmd "$PF_CONF" check >"$LOGS/postfix-start.log" 2>&1; then
         die "postfix -c $PF_CONF check failed (see below)"
     fi
-    if ! postfix_cmd start >>"$LOGS/postfix-start.log" 2>&1; then
+    if ! postfix_cmd "$PF_CONF" start >>"$LOGS/postfix-start.log" 2>&1; then
         die "postfix -c $PF_CONF start failed (see below)"
     fi
     master_pid >/dev/null || die "Postfix master is not running after postfix start"
@@ -399,55 +424,63 @@ probe() {
         "sink-nopipe=$P_SINK_NOPIPE@$pid_nopipe" "sink-dump=$P_SINK_DUMP@$pid_dump"
 }
 
+# env_line NAME VALUE: `export NAME='VALUE'`, a ' inside VALUE written as '\''
+# (POSIX shell quoting: `.` reads it, Python's shlex.split parses it).
+env_line() {
+    local q="'\\''"
+    printf "export %s='%s'\n" "$1" "${2//\'/$q}"
+}
+
 write_env() {
     local tmp="$ENV_FILE.tmp"
-    cat >"$tmp" <<EOF
-# Written by scripts/rig/rig.sh start on $(date -u +%Y-%m-%dT%H:%M:%SZ). Source it: . $ENV_FILE
-export RIG_DIR=$RIG_DIR
-export RIG_HOST=127.0.0.1
-export RIG_TLS_NAME=localhost
-
-export RIG_CERT_DIR=$CERTS
-export RIG_CA_FILE=$CERTS/ca-bundle.pem
-export RIG_CA_DIR=$CERTS/ca-dir
-export RIG_CA_CERT=$CERTS/ca.crt
-export RIG_CA_KEY=$CERTS/ca.key
-export RIG_UNTRUSTED_CA_FILE=$CERTS/untrusted-ca.crt
-export RIG_SERVER_CERT=$CERTS/server.crt
-export RIG_SERVER_KEY=$CERTS/server.key
-export RIG_EXPIRED_CERT=$CERTS/expired.crt
-export RIG_EXPIRED_KEY=$CERTS/expired.key
-export RIG_SELFSIGNED_CERT=$CERTS/selfsigned.crt
-export RIG_SELFSIGNED_KEY=$CERTS/selfsigned.key
-export RIG_WRONGNAME_CERT=$CERTS/wrongname.crt
-export RIG_WRONGNAME_KEY=$CERTS/wrongname.key
-export RIG_UNTRUSTED_CERT=$CERTS/untrusted.crt
-export RIG_UNTRUSTED_KEY=$CERTS/untrusted.key
-
-export RIG_SASL_USER=$SASL_USER
-export RIG_SASL_PASSWORD=$SASL_PASSWORD
-
-export RIG_POSTFIX_CONFIG=$PF_CONF
-export RIG_POSTFIX_MAILLOG=$PF_MAILLOG
-export RIG_POSTFIX_MESSAGE_SIZE_LIMIT=$MESSAGE_SIZE_LIMIT
-export RIG_POSTFIX_STARTTLS_PORT=$P_STARTTLS
-export RIG_POSTFIX_SUBMISSION_PORT=$P_SUBMISSION
-export RIG_POSTFIX_IMPLICIT_PORT=$P_IMPLICIT
-export RIG_POSTFIX_PLAIN_AUTH_PORT=$P_PLAIN_AUTH
-export RIG_POSTFIX_NOTLS_PORT=$P_NOTLS
-export RIG_POSTFIX_EXPIRED_PORT=$P_EXPIRED
-export RIG_POSTFIX_SELFSIGNED_PORT=$P_SELFSIGNED
-export RIG_POSTFIX_WRONGNAME_PORT=$P_WRONGNAME
-export RIG_POSTFIX_UNTRUSTED_PORT=$P_UNTRUSTED
-
-export RIG_AIOSMTPD_PORT=$P_AIOSMTPD
-export RIG_AIOSMTPD_SPOOL=$SPOOL
-
-export RIG_SINK_PORT=$P_SINK
-export RIG_SINK_NOPIPE_PORT=$P_SINK_NOPIPE
-export RIG_SINK_DUMP_PORT=$P_SINK_DUMP
-export RIG_SINK_DUMP_DIR=$SINK_DUMP
-EOF
+    {
+        echo "# Written by scripts/rig/rig.sh start on $(date -u +%Y-%m-%dT%H:%M:%SZ). Source it: . $(printf '%q' "$ENV_FILE")"
+        env_line RIG_DIR "$RIG_DIR"
+        env_line RIG_STATE_DIR "$STATE"
+        env_line RIG_HOST "127.0.0.1"
+        env_line RIG_TLS_NAME "localhost"
+        echo
+        env_line RIG_CERT_DIR "$CERTS"
+        env_line RIG_CA_FILE "$CERTS/ca-bundle.pem"
+        env_line RIG_CA_DIR "$CERTS/ca-dir"
+        env_line RIG_CA_CERT "$CERTS/ca.crt"
+        env_line RIG_CA_KEY "$CERTS/ca.key"
+        env_line RIG_UNTRUSTED_CA_FILE "$CERTS/untrusted-ca.crt"
+        env_line RIG_SERVER_CERT "$CERTS/server.crt"
+        env_line RIG_SERVER_KEY "$CERTS/server.key"
+        env_line RIG_EXPIRED_CERT "$CERTS/expired.crt"
+        env_line RIG_EXPIRED_KEY "$CERTS/expired.key"
+        env_line RIG_SELFSIGNED_CERT "$CERTS/selfsigned.crt"
+        env_line RIG_SELFSIGNED_KEY "$CERTS/selfsigned.key"
+        env_line RIG_WRONGNAME_CERT "$CERTS/wrongname.crt"
+        env_line RIG_WRONGNAME_KEY "$CERTS/wrongname.key"
+        env_line RIG_UNTRUSTED_CERT "$CERTS/untrusted.crt"
+        env_line RIG_UNTRUSTED_KEY "$CERTS/untrusted.key"
+        echo
+        env_line RIG_SASL_USER "$SASL_USER"
+        env_line RIG_SASL_PASSWORD "$SASL_PASSWORD"
+        echo
+        env_line RIG_POSTFIX_CONFIG "$PF_CONF"
+        env_line RIG_POSTFIX_MAILLOG "$PF_MAILLOG"
+        env_line RIG_POSTFIX_MESSAGE_SIZE_LIMIT "$MESSAGE_SIZE_LIMIT"
+        env_line RIG_POSTFIX_STARTTLS_PORT "$P_STARTTLS"
+        env_line RIG_POSTFIX_SUBMISSION_PORT "$P_SUBMISSION"
+        env_line RIG_POSTFIX_IMPLICIT_PORT "$P_IMPLICIT"
+        env_line RIG_POSTFIX_PLAIN_AUTH_PORT "$P_PLAIN_AUTH"
+        env_line RIG_POSTFIX_NOTLS_PORT "$P_NOTLS"
+        env_line RIG_POSTFIX_EXPIRED_PORT "$P_EXPIRED"
+        env_line RIG_POSTFIX_SELFSIGNED_PORT "$P_SELFSIGNED"
+        env_line RIG_POSTFIX_WRONGNAME_PORT "$P_WRONGNAME"
+        env_line RIG_POSTFIX_UNTRUSTED_PORT "$P_UNTRUSTED"
+        echo
+        env_line RIG_AIOSMTPD_PORT "$P_AIOSMTPD"
+        env_line RIG_AIOSMTPD_SPOOL "$SPOOL"
+        echo
+        env_line RIG_SINK_PORT "$P_SINK"
+        env_line RIG_SINK_NOPIPE_PORT "$P_SINK_NOPIPE"
+        env_line RIG_SINK_DUMP_PORT "$P_SINK_DUMP"
+        env_line RIG_SINK_DUMP_DIR "$SINK_DUMP"
+    } >"$tmp"
     mv "$tmp" "$ENV_FILE"
 }
 
@@ -458,13 +491,13 @@ MESSAGE_SIZE_LIMIT=134217728   # 128 MiB; smtpd wants 1.5 times this free in the
 
 do_start() {
     [ "$(id -u)" -eq 0 ] || { say "must run as root (Postfix starts only as root)"; exit 1; }
-    if [[ "$RIG_DIR" =~ [[:space:]] ]]; then
-        say "RIG_DIR must not contain white space (Postfix master.cf options): '$RIG_DIR'"
+    if [[ "$RIG_DIR" == *$'\n'* ]]; then
+        say "RIG_DIR must not contain a newline (rig.env holds one variable per line)"
         exit 1
     fi
 
     if ! [[ "$SASL_PASSWORD" =~ ^[A-Za-z0-9._+=-]+$ ]]; then
-        say "RIG_SASL_PASSWORD may hold only letters, digits and . _ + = - (it goes unquoted into rig.env)"
+        say "RIG_SASL_PASSWORD may hold only letters, digits and . _ + = - (it goes into Postfix's sasldb and rig.env)"
         exit 1
     fi
 
@@ -474,7 +507,9 @@ do_start() {
     mkdir -p "$RIG_DIR"
     do_stop
 
-    rm -rf "$CERTS" "$PF" "$SPOOL" "$SINK_DUMP" "$LOGS" "$RUN"
+    rm -rf "$SPOOL" "$LOGS" "$RUN"
+    # do_stop removed STATE; a plain mkdir fails if anyone made it again since.
+    mkdir -m 755 "$STATE" || { say "FAILED: could not create $STATE"; exit 1; }
     mkdir -p "$CERTS" "$PF" "$SPOOL" "$SINK_DUMP" "$LOGS" "$RUN"
     echo "$PORT_BASE" >"$RUN/port-base"
 
@@ -500,9 +535,9 @@ do_start() {
     openssl rehash "$CERTS/ca-dir" >/dev/null 2>&1 || die "openssl rehash $CERTS/ca-dir failed"
 
     local avail_kb
-    avail_kb="$(df -Pk "$RIG_DIR" | awk 'NR==2 {print $4}')"
+    avail_kb="$(df -Pk "$STATE" | awk 'NR==2 {print $4}')"
     if [ -n "$avail_kb" ] && [ "$avail_kb" -lt $((MESSAGE_SIZE_LIMIT * 2 / 1024)) ]; then
-        say "warning: only ${avail_kb} KiB free under $RIG_DIR; Postfix answers 452 (insufficient"
+        say "warning: only ${avail_kb} KiB free under $STATE; Postfix answers 452 (insufficient"
         say "warning: system storage) when less than 1.5 x message_size_limit is free"
     fi
 
