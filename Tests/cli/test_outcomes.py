@@ -65,18 +65,10 @@ def test_451_4_5_3_to_rcpt_leads_to_a_follow_up_transaction(driver):
 # The same failure in the same words from every driver ---------------------------------------------
 
 def failure_line(run):
+    """The line that says why (after any "Negotiating TLS...." that came before the failure)."""
     assert run.status == 1, run
-    assert run.lines[0] == " *** Your message may not have been sent!", run
-    return run.lines[1]
-
-
-def both_drivers(make_server, *args):
-    lines = {}
-    for driver in ("socket", "uv"):
-        server = make_server()
-        run = smtp_send("--driver", driver, *args(server) if callable(args[0]) else args)
-        lines[driver] = failure_line(run)
-    return lines
+    assert run.lines[-2] == " *** Your message may not have been sent!", run
+    return run.lines[-1]
 
 
 def test_refused_connection_reads_the_same_from_both_drivers():
@@ -121,5 +113,4 @@ def test_tls_record_error_reads_the_same_from_both_drivers():
         s = server()
         lines[driver] = failure_line(smtp_send("--driver", driver, "--ca-file", RIG["RIG_CA_FILE"], "--tls-name", "localhost",
                                                f"127.0.0.1:{s.port}", "a@example.org", "b@example.net"))
-    assert lines["socket"] == lines["uv"], lines
-    assert lines["socket"].startswith("TLS error: ") and lines["socket"].endswith(" during EHLO/HELO"), lines
+    assert lines == {d: "TLS error: decryption failed or bad record mac during EHLO/HELO" for d in lines}, lines

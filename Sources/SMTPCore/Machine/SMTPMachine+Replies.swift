@@ -241,13 +241,8 @@ extension SMTPMachine {
         }
         let name = mechanism.name
         state = .authenticating(AuthExchange(mechanism: mechanism))
-        writeCommand(.auth, redacted: initial == nil ? "AUTH \(name)" : "AUTH \(name) <redacted>") { out in
-            out.appendASCII("AUTH ")
-            out.appendUTF8(name)
-            if let initial {
-                out.append(UInt8(ascii: " "))
-                if initial.isEmpty { out.append(UInt8(ascii: "=")) } else { Base64.encode(initial, into: &out) }
-            }
+        writeCommand(.auth, redacted: initial == nil ? "AUTH \(name)" : "AUTH \(name) <redacted>") {
+            CommandWriters.auth(mechanism: name, initialResponse: initial, into: &$0)
         }
     }
 

@@ -111,42 +111,15 @@ extension SMTPMachine {
     mutating func sendHello(_ command: HelloCommand) {
         state = .hello(command)
         let name = configuration.heloName
-        writeCommand(.hello) { out in
-            switch command {
-            case .ehlo: out.appendASCII("EHLO ")
-            case .lhlo: out.appendASCII("LHLO ")
-            case .helo: out.appendASCII("HELO ")
-            }
-            out.appendUTF8(name)
-        }
+        writeCommand(.hello) { CommandWriters.hello(command, name: name, into: &$0) }
     }
 
     private mutating func writeMail(transaction index: Int) {
         let transaction = transactions[index]
-        let envelope = transaction.envelope
-        let capabilities = self.capabilities
-        writeCommand(.mail(transaction.id)) { out in
-            out.appendASCII("MAIL FROM:<")
-            out.appendUTF8(envelope.sender)
-            out.appendASCII(">")
-            if let size = envelope.size, capabilities.contains(.size) {
-                out.appendASCII(" SIZE=")
-                out.appendDecimal(size)
-            }
-            switch envelope.bodyType {
-            case .sevenBit: break
-            case .eightBitMIME: out.appendASCII(" BODY=8BITMIME")
-            case .binaryMIME: out.appendASCII(" BODY=BINARYMIME")
-            }
-            if transaction.needsSMTPUTF8 { out.appendASCII(" SMTPUTF8") }
-            if let ret = envelope.dsnReturn {
-                out.appendASCII(" RET=")
-                out.appendUTF8(ret.rawValue)
-            }
-            if let envid = envelope.dsnEnvelopeID {
-                out.appendASCII(" ENVID=")
-                AddressSyntax.appendXText(envid, to: &out)
-            }
+        // SIZE= only where the server takes it.
+        let size = capabilities.contains(.size) ? transaction.envelope.size : nil
+        writeCommand(.mail(transaction.id)) {
+            CommandWriters.mail(transaction.envelope, size: size, smtpUTF8: transaction.needsSMTPUTF8, into: &$0)
         }
     }
 
@@ -154,30 +127,7 @@ extension SMTPMachine {
         let transaction = transactions[index]
         let recipientIndex = transaction.recipientIndex(atRoundPosition: position)
         let recipient = transaction.envelope.recipients[recipientIndex]
-        writeCommand(.recipient(transaction.id, index: recipientIndex)) { out in
-            out.appendASCII("RCPT TO:<")
-            out.appendUTF8(recipient.address)
-            out.appendASCII(">")
-            if let notify = recipient.notify {
-                out.appendASCII(" NOTIFY=")
-                switch notify {
-                case .never:
-                    out.appendASCII("NEVER")
-                case .on(let success, let failure, let delay):
-                    var first = true
-                    for (wanted, word) in [(success, "SUCCESS"), (failure, "FAILURE"), (delay, "DELAY")] where wanted {
-                        if !first { out.append(UInt8(ascii: ",")) }
-                        out.appendUTF8(word)
-                        first = false
-                    }
-                    if first { out.appendASCII("NEVER") }
-                }
-            }
-            if let original = recipient.originalRecipient {
-                out.appendASCII(" ORCPT=rfc822;")
-                AddressSyntax.appendXText(original, to: &out)
-            }
-        }
+        writeCommand(.recipient(transaction.id, index: recipientIndex)) { CommandWriters.recipient(recipient, into: &$0) }
     }
 
     /// Appends one command line and records the reply it waits for. `redacted` replaces the
@@ -294,11 +244,7 @@ extension SMTPMachine {
     private mutating func writeChunk(transaction index: Int, last: Bool) {
         let id = transactions[index].id
         let size = scratch.count
-        writeCommand(.chunk(id, last: last)) { out in
-            out.appendASCII("BDAT ")
-            out.appendDecimal(size)
-            if last { out.appendASCII(" LAST") }
-        }
+        writeCommand(.chunk(id, last: last)) { CommandWriters.bdat(size: size, last: last, into: &$0) }
         output.append(contentsOf: scratch)
         transactions[index].wireBytes += size
         if last {
