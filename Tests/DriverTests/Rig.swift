@@ -92,6 +92,26 @@ extension Rig {
         return nil
     }
 
+    /// Every message aiosmtpd stored that holds `marker`, once there are `count` of them (or
+    /// what there is when `timeout` passes).
+    static func aiosmtpdContents(containing marker: String, count: Int, timeout: Duration = .seconds(30)) -> [Data] {
+        let spool = URL(fileURLWithPath: path("RIG_AIOSMTPD_SPOOL"))
+        let needle = Data(marker.utf8)
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        var found: [Data] = []
+        repeat {
+            let files = (try? FileManager.default.contentsOfDirectory(at: spool, includingPropertiesForKeys: nil)) ?? []
+            found = files.filter { $0.pathExtension == "eml" }.compactMap { file in
+                guard let data = try? Data(contentsOf: file), data.range(of: needle) != nil else { return nil }
+                return data
+            }
+            if found.count >= count { return found }
+            Thread.sleep(forTimeInterval: 0.05)
+        } while clock.now < deadline
+        return found
+    }
+
     /// VmHWM and VmRSS of this process, in KiB.
     static func memory() -> (peak: Int, resident: Int) {
         let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
