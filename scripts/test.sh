@@ -38,4 +38,9 @@ export SMTP_SEND="$(swift build --show-bin-path)/smtp-send"
 # smtp-send end to end, then the hostile-server scenarios (both drivers each).
 python3 -m pytest -q -p no:cacheprovider Tests/cli
 python3 -m pytest -q -p no:cacheprovider Tests/hostile
+# The README as a user meets it: every Swift snippet verbatim in a package that depends on this
+# one by its products, built, and run against the rig.
+python3 scripts/check-readme-snippets.py
+swift build --package-path Tests/Downstream
+"$(swift build --package-path Tests/Downstream --show-bin-path)/ReadmeSnippets"
 echo "test: all tests passed"

@@ -1,0 +1,26 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// A package that depends on smtp-machine the way a user's does, by its products, and holds
+// every Swift snippet of the README verbatim (scripts/check-readme-snippets.py checks that).
+// `make test` builds it and runs each snippet against the rig.
+let package = Package(
+    name: "readme-snippets",
+    dependencies: [
+        .package(name: "smtp-machine", path: "../.."),
+    ],
+    targets: [
+        .executableTarget(
+            name: "ReadmeSnippets",
+            dependencies: [
+                .product(name: "SMTPCore", package: "smtp-machine"),
+                .product(name: "SMTPTLS", package: "smtp-machine"),
+                .product(name: "SMTPConnection", package: "smtp-machine"),
+                .product(name: "SMTPSocketDriver", package: "smtp-machine"),
+                .product(name: "SMTPUVDriver", package: "smtp-machine"),
+            ],
+            path: "Sources/ReadmeSnippets"
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
