@@ -5,7 +5,7 @@ import PackageDescription
 //   swift build -c release --product engine --sanitize=fuzzer --sanitize=address -Xswiftc -DFUZZING
 // Without -DFUZZING each product is a plain replay tool: `engine FILE...` runs the harness on files.
 
-let targets = ["reply-parser", "capabilities", "engine", "body-encoder"]
+let targets = ["reply-parser", "capabilities", "engine", "body-encoder", "connection"]
 
 let package = Package(
     name: "smtp-machine-fuzz",

@@ -6,7 +6,7 @@
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(reply-parser capabilities engine body-encoder)
+[ ${#targets[@]} -gt 0 ] || targets=(reply-parser capabilities engine body-encoder connection)
 failed=0
 for target in "${targets[@]}"; do
     binary=$("$here/build.sh" "$target") || { echo "$target: build failed"; failed=1; continue; }

@@ -2,7 +2,7 @@
 # Builds one libFuzzer target and fuzzes it for N seconds.
 #
 #   Fuzz/run.sh TARGET SECONDS [libFuzzer options...]
-#   TARGET: reply-parser | capabilities | engine | body-encoder
+#   TARGET: reply-parser | capabilities | engine | body-encoder | connection
 #
 # The kept corpus (Fuzz/corpus/TARGET) is copied into a work folder (Fuzz/corpus-work/TARGET,
 # git-ignored, kept between runs) that the fuzzer grows; crashes, timeouts, leaks and OOMs land
@@ -13,11 +13,11 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 [ -d /opt/swift/usr/bin ] && export PATH="/opt/swift/usr/bin:$PATH"
 
-usage() { echo "usage: $0 reply-parser|capabilities|engine|body-encoder SECONDS [libFuzzer options...]" >&2; exit 2; }
+usage() { echo "usage: $0 reply-parser|capabilities|engine|body-encoder|connection SECONDS [libFuzzer options...]" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 target=$1 seconds=$2
 shift 2
-case "$target" in reply-parser|capabilities|engine|body-encoder) ;; *) usage ;; esac
+case "$target" in reply-parser|capabilities|engine|body-encoder|connection) ;; *) usage ;; esac
 [[ "$seconds" =~ ^[0-9]+$ ]] || usage
 
 binary=$("$here/build.sh" "$target")

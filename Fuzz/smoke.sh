@@ -5,6 +5,6 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 seconds=${1:-60}
 "$here/replay.sh"
-for target in reply-parser capabilities engine body-encoder; do
+for target in reply-parser capabilities engine body-encoder connection; do
     "$here/run.sh" "$target" "$seconds"
 done

@@ -1,5 +1,6 @@
 import Foundation
-import SMTPFuzzOracle
+import SMTPCore
+@testable import SMTPFuzzOracle
 import Testing
 
 /// Replays the fuzz targets' inputs through the same harnesses, without sanitizers, so a crash
@@ -76,5 +77,34 @@ struct FuzzRegressionTests {
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             return z ^ (z >> 31)
         }
+    }
+}
+
+/// The connection target's seeds do what their names say, so the harness is not judging
+/// sessions that never reach a transaction.
+@Suite("Connection fuzz seeds")
+struct ConnectionSeedTests {
+    private func outcomes(_ name: String) throws -> [MessageOutcome] {
+        let url = FuzzRegressionTests.fuzzRoot.appendingPathComponent("seeds/connection/seed-\(name)")
+        let bytes = [UInt8](try Data(contentsOf: url))
+        return bytes.withUnsafeBytes { ConnectionHarness.run($0) }
+    }
+
+    @Test func oneMessageIsDelivered() throws {
+        #expect(try outcomes("one-message").map(\.status) == [.delivered])
+        #expect(try outcomes("bdat").map(\.status) == [.delivered])
+    }
+
+    @Test func lockstepWithOneRecipientRefused() throws {
+        let lockstep = try outcomes("lockstep")
+        #expect(lockstep.first?.recipients.map(\.status) == [.delivered, .refused])
+        #expect(lockstep.first?.recipients.last?.reply?.description == "550 5.1.1 no such user")
+    }
+
+    @Test func followUpTransactions() throws {
+        let refused = try outcomes("follow-up-refused")
+        #expect(refused.map(\.status) == [.partiallyDelivered])
+        #expect(refused.first?.recipients.map(\.status) == [.delivered, .delivered, .refused, .refused])
+        #expect(try outcomes("follow-up-accepted").map(\.status) == [.delivered])
     }
 }

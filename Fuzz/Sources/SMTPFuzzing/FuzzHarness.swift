@@ -14,6 +14,7 @@ public enum FuzzHarness {
         case capabilities = "capabilities"
         case engine = "engine"
         case bodyEncoder = "body-encoder"
+        case connection = "connection"
     }
 
     /// Prints what the engine target's session does (for reading a finding; slow).
@@ -29,6 +30,7 @@ public enum FuzzHarness {
         case .capabilities: capabilities(data)
         case .engine: engine(data)
         case .bodyEncoder: bodyEncoder(data)
+        case .connection: connection(data)
         }
     }
 
@@ -115,5 +117,26 @@ public enum FuzzHarness {
     /// byte), `limit`, `n`, `n` chunk lengths, body.
     public static func bodyEncoder(_ data: UnsafeRawBufferPointer) {
         BodyEncoderHarness.run(data)
+    }
+
+    /// **Engine and connection layer together.** The engine inside `ClientConnection`, over a
+    /// scripted transport: server replies from a small grammar (greeting, EHLO with and without
+    /// PIPELINING and CHUNKING, 250, 354, 452 and 451 4.5.3, 550, 554, 421, multi-line), replies
+    /// split across reads, raw bytes, closes, resets, write failures, time passing, drains,
+    /// messages queued mid-session, and content whose reader fails.
+    ///
+    /// Every message gets exactly one outcome, and every outcome agrees with the wire, as an
+    /// independent pairing sees it (each reply answers the oldest unanswered command written
+    /// before the reply began arriving; DATA content only after a 354): a recipient reported
+    /// delivered had its RCPT answered 2xx and its transaction's end of data answered 2xx with
+    /// the reply the outcome carries; a refused recipient carries a negative reply the server
+    /// sent after that recipient's RCPT went out; the data reply was sent; the status follows
+    /// from the recipients; `failure` is nil exactly when the message was delivered; the
+    /// recipients are the envelope's, in order; a closed transport ends the connection.
+    ///
+    /// Layout: `flags` (bit 0 pipelining, bit 1 chunking, bit 2 quit when idle), then operations
+    /// until the input ends (see `ConnectionHarness`).
+    public static func connection(_ data: UnsafeRawBufferPointer) {
+        ConnectionHarness.run(data)
     }
 }
