@@ -215,3 +215,32 @@ struct OutcomeTests {
         #expect(outcome.status == .partiallyDelivered)
     }
 }
+
+/// Found by the connection fuzz target: without PIPELINING, a 452 to the first RCPT defers the
+/// recipients not yet written as well; when no further round follows, only the one the server
+/// answered is refused by it, and the one never written is not attempted.
+@Suite("Message outcomes: deferrals")
+struct DeferralOutcomeTests {
+    @Test func aRecipientNeverWrittenIsNotRefusedByAnotherOnesDeferral() throws {
+        let result = try transcript("""
+            S: 220 mx ESMTP
+            C: EHLO client.example
+            S: 250 mx
+            C: MAIL FROM:<a@example.org>
+            S: 250 ok
+            C: RCPT TO:<r1@example.net>
+            S: 452 too many recipients
+            C: RSET
+            S: 250 ok
+            C: QUIT
+            S: 221 bye
+            """, messages: [TestMessage(from: "a@example.org", to: ["r1@example.net", "r2@example.net"], body: "b\r\n")])
+        #expect(result.events == ["greeting 220", "capabilities esmtp", "ready", "rcpt #1 0 452",
+                                  "finished #1 notDelivered 0/2 [all recipients were refused]", "closed"])
+        #expect(result.outcomes.first?.recipients == [
+            RecipientOutcome(index: 0, address: "r1@example.net", status: .refused,
+                             reply: SMTPReply(code: ReplyCode(rawValue: 452)!, lines: ["too many recipients"])),
+            RecipientOutcome(index: 1, address: "r2@example.net", status: .notAttempted, reply: nil),
+        ])
+    }
+}

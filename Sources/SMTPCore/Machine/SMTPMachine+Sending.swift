@@ -46,10 +46,8 @@ extension SMTPMachine {
             transactions.insert(transaction, at: 0)
             return true
         }
-        if let (recipients, reply) = transaction.refuseDeferred() {
-            for index in recipients {
-                emit(.recipient(transaction.id, index: index, reply))
-            }
+        for refused in transaction.refuseDeferred() {
+            emit(.recipient(transaction.id, index: refused.index, refused.reply!))
         }
         emit(.transactionFinished(transaction.id, transaction.outcome()))
         return true

@@ -50,9 +50,9 @@ struct Transaction: Sendable {
     var sentEmptyData = false
     /// Body octets written for the current round (wire form).
     var wireBytes = 0
-    /// Recipients deferred by "too many recipients" in this round, and the reply that deferred them.
+    /// Recipients deferred by "too many recipients" in this round (each answered one keeps the
+    /// reply in `results` until a later round decides it; one never written has none).
     var deferred: [Int] = []
-    var deferralReply: SMTPReply?
 
     // Whole transaction.
     /// Every recipient's result so far; `.notAttempted` until a reply decides it.
@@ -141,7 +141,7 @@ struct Transaction: Sendable {
                 return .report
             }
             deferred.append(recipient)
-            if deferralReply == nil { deferralReply = reply.detached() }
+            results[recipient].reply = reply.detached()
             if !pipelining {
                 // Lock-step: the RCPTs not yet written go in the next round too.
                 for position in recipientsSent..<roundCount {
@@ -287,7 +287,6 @@ struct Transaction: Sendable {
         guard !deferred.isEmpty, roundFailure == nil, !accepted.isEmpty, finalReplyReceived else { return false }
         retryRound = deferred
         deferred = []
-        deferralReply = nil
         step = .mail
         recipientsSent = 0
         mailAccepted = false
@@ -301,19 +300,24 @@ struct Transaction: Sendable {
     }
 
     /// The transaction is over with recipients still deferred (its round failed, so no further
-    /// round): the deferral refused them. Returns them, for their `.recipient` events.
-    mutating func refuseDeferred() -> (recipients: [Int], reply: SMTPReply)? {
-        guard let reply = deferralReply, !deferred.isEmpty else { return nil }
-        for recipient in deferred {
+    /// round): each one the server answered is refused by that answer; one never written stays
+    /// not attempted. Returns the refused, for their `.recipient` events.
+    mutating func refuseDeferred() -> [RecipientOutcome] {
+        var refused: [RecipientOutcome] = []
+        for recipient in deferred where results[recipient].reply != nil {
             results[recipient].status = .refused
-            results[recipient].reply = reply
+            refused.append(results[recipient])
         }
-        return (deferred, reply)
+        deferred = []
+        return refused
     }
 
     /// The outcome once the transaction is over; `sessionError` when the session ended under it.
     func outcome(sessionError: SMTPError? = nil) -> MessageOutcome {
         var recipients = results
+        for recipient in deferred where recipients[recipient].status == .notAttempted {
+            recipients[recipient].reply = nil // the deferral decided nothing: the session ended first
+        }
         if sessionError != nil, step == .ended, !finalReplyReceived, !sentEmptyData, roundFailure == nil {
             // The end of the data went out and its reply never came.
             for recipient in accepted where recipients[recipient].status == .notAttempted {
