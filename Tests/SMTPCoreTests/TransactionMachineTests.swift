@@ -130,3 +130,17 @@ struct TransactionMachineTests {
         #expect(throws: Transaction.Misfit.self) { var machine = mailed; _ = try machine.dataReplied(reply(250)) }
     }
 }
+
+@Suite("Recipient set")
+struct RecipientSetTests {
+    @Test func keepsAscendingPositionsAcrossTheInlineLimit() {
+        var set = RecipientSet()
+        #expect(set.isEmpty && set.count == 0)
+        let positions = [0, 3, 63, 64, 100, 130]
+        for position in positions { set.insert(position) }
+        #expect(Array(set) == positions)
+        #expect(set.count == positions.count)
+        #expect(positions.indices.map { set[$0] } == positions)
+        #expect(!set.isEmpty)
+    }
+}

@@ -40,7 +40,7 @@ struct Transaction: Sendable {
     // Per round.
     var mailAccepted = false
     /// Recipients accepted at RCPT in this round, in RCPT order (LMTP answers them in this order).
-    var accepted: [Int] = []
+    var accepted = RecipientSet()
     /// LMTP replies after the data received so far in this round.
     var lmtpRepliesSeen = 0
     var roundFailure: TransactionFailure?
@@ -131,7 +131,7 @@ struct Transaction: Sendable {
         switch reply.code.replyClass {
         case 2 where reply.code.completesCommand:
             guard mailAccepted else { return .ignore }
-            accepted.append(recipient)
+            accepted.insert(recipient)
             return .report
         case 4, 5:
             guard mailAccepted else { return .ignore }
@@ -290,7 +290,7 @@ struct Transaction: Sendable {
         step = .mail
         recipientsSent = 0
         mailAccepted = false
-        accepted = []
+        accepted = RecipientSet()
         lmtpRepliesSeen = 0
         finalReplyReceived = false
         sentEmptyData = false
