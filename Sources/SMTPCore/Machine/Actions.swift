@@ -55,6 +55,18 @@ public enum TransactionFailure: Hashable, Sendable, CustomStringConvertible {
     /// The session ended under the transaction.
     case sessionEnded(SMTPError)
 
+    /// A stable identifier for programs; a session that ended gives its error's code.
+    public var code: String {
+        switch self {
+        case .senderRefused: "sender-refused"
+        case .noRecipientsAccepted: "no-recipients-accepted"
+        case .recipientsRefused: "recipients-refused"
+        case .dataRefused: "data-refused"
+        case .messageRefused: "message-refused"
+        case .local(let error), .sessionEnded(let error): error.code
+        }
+    }
+
     public var description: String {
         switch self {
         case .senderRefused(let reply): "sender refused: \(reply)"

@@ -242,3 +242,66 @@ extension SMTPError {
         .transportFailed(failure, .connect)
     }
 }
+
+extension SMTPError {
+    /// A stable identifier for the kind of error, for programs (logs, metrics, retry rules): it
+    /// does not change when the words do. TLS failures carry theirs too ("tls-handshake-failed",
+    /// "tls-certificate-rejected"), and a transport failure says which one ("transport-reset").
+    public var code: String {
+        switch self {
+        case .invalidAddress: "invalid-address"
+        case .invalidHeloName: "invalid-helo-name"
+        case .invalidParameter: "invalid-parameter"
+        case .noRecipients: "no-recipients"
+        case .extensionRequired: "extension-required"
+        case .messageTooLarge: "message-too-large"
+        case .invalidBody: "invalid-body"
+        case .misuse: "misuse"
+        case .protocolViolation: "protocol-violation"
+        case .greetingRefused: "greeting-refused"
+        case .serviceNotAvailable: "service-not-available"
+        case .ehloRefused: "ehlo-refused"
+        case .heloRefused: "helo-refused"
+        case .ehloRefusedAfterTLS: "ehlo-refused-after-tls"
+        case .resetRefused: "reset-refused"
+        case .tlsNotOffered: "tls-not-offered"
+        case .startTLSRefused: "starttls-refused"
+        case .tlsHandshakeFailed: "tls-handshake-failed"
+        case .certificateRejected: "tls-certificate-rejected"
+        case .authenticationRequiresTLS: "auth-requires-tls"
+        case .authenticationNotOffered: "auth-not-offered"
+        case .noCommonAuthenticationMechanism: "auth-no-common-mechanism"
+        case .authenticationFailed: "auth-failed"
+        case .authenticationAborted: "auth-aborted"
+        case .timeout: "timeout"
+        case .connectionClosed: "connection-closed"
+        case .transportFailed(let failure, _):
+            switch failure {
+            case .resolution: "transport-resolution"
+            case .connect(_, .refused): "transport-connect-refused"
+            case .connect(_, .timedOut): "transport-connect-timed-out"
+            case .connect: "transport-connect-failed"
+            case .closedByPeer: "connection-closed"
+            case .reset: "transport-reset"
+            case .io: "transport-io"
+            case .tls: "transport-tls"
+            }
+        case .cancelled: "cancelled"
+        }
+    }
+
+    /// The server's reply behind the error, when a reply caused it.
+    public var reply: SMTPReply? {
+        switch self {
+        case .greetingRefused(let reply), .serviceNotAvailable(let reply), .ehloRefused(let reply), .heloRefused(let reply),
+             .ehloRefusedAfterTLS(let reply), .resetRefused(let reply), .startTLSRefused(let reply),
+             .authenticationFailed(let reply):
+            reply
+        case .invalidAddress, .invalidHeloName, .invalidParameter, .noRecipients, .extensionRequired, .messageTooLarge,
+             .invalidBody, .misuse, .protocolViolation, .tlsNotOffered, .tlsHandshakeFailed, .certificateRejected,
+             .authenticationRequiresTLS, .authenticationNotOffered, .noCommonAuthenticationMechanism, .authenticationAborted,
+             .timeout, .connectionClosed, .transportFailed, .cancelled:
+            nil
+        }
+    }
+}
