@@ -7,7 +7,7 @@ struct SessionRunner {
     let pipelining: Bool
     let chunking: Bool
     let messages: Int
-    let envelope = Envelope(sender: "sender@example.org", recipients: ["rcpt@example.net"], size: 1024)
+    let envelope: Envelope
     let body: [UInt8]
 
     private let ehloReply: [UInt8]
@@ -25,6 +25,8 @@ struct SessionRunner {
         while text.count + line.count <= bodySize { text += line }
         while text.count < bodySize { text.append(UInt8(ascii: "x")) }
         body = text
+        // SIZE= is the size on the wire (the engine refuses to send more than it announced).
+        envelope = Envelope(sender: "sender@example.org", recipients: ["rcpt@example.net"], size: BodyEncoder.messageSize(of: text))
         var ehlo = "250-mx.example.org\r\n250-SIZE 10240000\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n"
         if pipelining { ehlo += "250-PIPELINING\r\n" }
         if chunking { ehlo += "250-CHUNKING\r\n" }
