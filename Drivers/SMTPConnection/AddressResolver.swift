@@ -1,13 +1,13 @@
 import Glibc
 
 /// One resolved address to connect to.
-public struct ResolvedAddress: Sendable, CustomStringConvertible {
-    public var family: Int32
-    public var storage: sockaddr_storage
-    public var length: socklen_t
+package struct ResolvedAddress: Sendable, CustomStringConvertible {
+    package var family: Int32
+    package var storage: sockaddr_storage
+    package var length: socklen_t
 
     /// "192.0.2.1:25" or "[2001:db8::1]:25".
-    public var description: String {
+    package var description: String {
         let host = Self.numericHost(storage, length)
         var copy = storage
         let port: UInt16 = withUnsafeBytes(of: &copy) { raw in
@@ -30,14 +30,14 @@ public struct ResolvedAddress: Sendable, CustomStringConvertible {
     }
 }
 
-public struct ResolutionError: Error, Hashable, Sendable, CustomStringConvertible {
-    public var message: String
-    public var description: String { message }
+package struct ResolutionError: Error, Hashable, Sendable, CustomStringConvertible {
+    package var message: String
+    package var description: String { message }
 }
 
 /// Name resolution with getaddrinfo: IPv4 and IPv6, in the resolver's preferred order.
-public enum AddressResolver {
-    public static func resolve(host: String, port: UInt16) throws(ResolutionError) -> [ResolvedAddress] {
+package enum AddressResolver {
+    package static func resolve(host: String, port: UInt16) throws(ResolutionError) -> [ResolvedAddress] {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -81,8 +81,8 @@ public enum AddressResolver {
 /// /etc/hosts gives it (as on Debian: "127.0.1.1 host.example.org host"). It is read once, and
 /// never through DNS: a resolver lookup of our own name can block for seconds outside every
 /// deadline.
-public enum LocalName {
-    public static func heloName(localAddress: sockaddr_storage?, length: socklen_t) -> String {
+package enum LocalName {
+    package static func heloName(localAddress: sockaddr_storage?, length: socklen_t) -> String {
         if let name = qualifiedHostName { return name }
         guard let localAddress else { return "[127.0.0.1]" }
         let text = ResolvedAddress.numericHost(localAddress, length)

@@ -26,8 +26,7 @@ extension SMTPMachine {
         while finishResolvedTransaction() || advanceNewestTransaction() {}
         guard canSendNewGroup else { return }
         if quitRequested {
-            state = .quitting
-            writeCommand(.quit) { $0.appendASCII("QUIT") }
+            beginQuit()
         } else if !readyAnnounced {
             readyAnnounced = true
             actions.append(.readyForTransaction)
@@ -105,12 +104,6 @@ extension SMTPMachine {
     }
 
     // MARK: Commands
-
-    mutating func sendHello(_ command: HelloCommand) {
-        state = .hello(command)
-        let name = configuration.heloName
-        writeCommand(.hello) { CommandWriters.hello(command, name: name, into: &$0) }
-    }
 
     private mutating func writeMail(transaction index: Int) {
         let transaction = transactions[index]
@@ -364,51 +357,4 @@ extension SMTPMachine {
         }
     }
 
-    // MARK: Ending
-
-    /// Ends the session with `error`. Everything not yet written is dropped; only QUIT may still
-    /// go out, and only when `quit` says the protocol is in step and no other reply is owed.
-    mutating func fail(_ error: SMTPError, quit: Bool) {
-        guard failure == nil, !isClosed else { return }
-        failure = error
-        actions.filter { if case .event = $0 { true } else { false } }
-        output.removeAll(keepingCapacity: true)
-        bodyRequested = false
-        for transaction in transactions {
-            emit(.transactionFinished(transaction.id, transaction.outcome(sessionError: error)))
-        }
-        transactions.removeAll(keepingCapacity: true)
-        emit(.sessionFailed(error))
-        // In step means the server owes no other reply: QUIT is neither a second QUIT nor
-        // pipelined behind commands still unanswered (behind DATA it could become content).
-        var inStep = quit && expected.isEmpty
-        expected.removeAll()
-        switch state {
-        case .idle, .tlsHandshake, .closed: inStep = false
-        case .greeting, .hello, .startTLS, .authenticating, .ready, .quitting: break
-        }
-        if inStep {
-            state = .quitting
-            writeCommand(.quit) { $0.appendASCII("QUIT") }
-        } else {
-            closeConnection()
-        }
-    }
-
-    /// The reply to QUIT (or its absence): a clean end unless the session had failed.
-    mutating func finishQuit() {
-        if failure == nil, !transactions.isEmpty {
-            fail(.connectionClosed(.dataTermination), quit: false)
-            return
-        }
-        if failure == nil { emit(.sessionClosed) }
-        closeConnection()
-    }
-
-    mutating func closeConnection() {
-        state = .closed
-        bodyRequested = false
-        expected.removeAll()
-        request(.close)
-    }
 }

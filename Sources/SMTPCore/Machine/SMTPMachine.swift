@@ -136,14 +136,7 @@ public struct SMTPMachine: Sendable {
     /// The TCP connection is up. In implicit-TLS mode the engine asks for a handshake first.
     public mutating func connectionEstablished(at now: SMTPInstant) {
         self.now = now
-        guard case .idle = state else { return }
-        if configuration.tls == .implicit {
-            state = .tlsHandshake(implicit: true, since: now)
-            request(.startTLS)
-        } else {
-            state = .greeting
-            expect(.greeting)
-        }
+        beginSession()
     }
 
     /// Bytes from the server (already decrypted when TLS is on), in any chunking.
@@ -183,21 +176,7 @@ public struct SMTPMachine: Sendable {
     /// The TLS handshake the engine asked for succeeded (certificate verified, as configured).
     public mutating func tlsEstablished(at now: SMTPInstant) {
         self.now = now
-        guard case .tlsHandshake(let implicit, _) = state else {
-            if !isClosed { fail(.misuse("tlsEstablished without a .startTLS request"), quit: false) }
-            return
-        }
-        isTLSActive = true
-        emit(.tlsEstablished)
-        if implicit {
-            state = .greeting
-            expect(.greeting)
-        } else {
-            // Everything learned before TLS is void (RFC 3207 §4.2).
-            capabilities = .basic
-            parser.parsesEnhancedStatusCodes = false
-            sendHello(configuration.dialect == .lmtp ? .lhlo : .ehlo)
-        }
+        handshakeSucceeded()
     }
 
     /// The TLS handshake failed, or its certificate was not accepted. Never a plaintext fallback.

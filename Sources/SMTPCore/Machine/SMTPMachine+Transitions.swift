@@ -1,6 +1,101 @@
-/// The receiving side: every server reply, matched to the command that waits for it, and the
-/// transition it causes. This file holds every reaction to a reply, in one switch.
+/// Every transition of the session state lives in this file: the start of the session, the TLS
+/// handshake's end, every server reply (matched to the command that waits for it, one switch),
+/// QUIT, failure and the close. Nothing else assigns `state`. The transaction machine
+/// (`Transaction`) decides what each transaction reply means; the sending side (`pump`) only
+/// writes what the current state allows.
 extension SMTPMachine {
+    // MARK: Start, TLS, QUIT and the end
+
+    /// After `connectionEstablished`: the greeting, or in implicit-TLS mode the handshake first.
+    mutating func beginSession() {
+        guard case .idle = state else { return }
+        if configuration.tls == .implicit {
+            state = .tlsHandshake(implicit: true, since: now)
+            request(.startTLS)
+        } else {
+            state = .greeting
+            expect(.greeting)
+        }
+    }
+
+    /// After `tlsEstablished`: the greeting (implicit TLS), or EHLO again with everything learned
+    /// before TLS forgotten (RFC 3207 §4.2).
+    mutating func handshakeSucceeded() {
+        guard case .tlsHandshake(let implicit, _) = state else {
+            if !isClosed { fail(.misuse("tlsEstablished without a .startTLS request"), quit: false) }
+            return
+        }
+        isTLSActive = true
+        emit(.tlsEstablished)
+        if implicit {
+            state = .greeting
+            expect(.greeting)
+        } else {
+            capabilities = .basic
+            parser.parsesEnhancedStatusCodes = false
+            sendHello(configuration.dialect == .lmtp ? .lhlo : .ehlo)
+        }
+    }
+
+    /// QUIT, once nothing else is in flight (or pipelined behind the last final dot).
+    mutating func beginQuit() {
+        state = .quitting
+        writeCommand(.quit) { $0.appendASCII("QUIT") }
+    }
+
+    mutating func sendHello(_ command: HelloCommand) {
+        state = .hello(command)
+        let name = configuration.heloName
+        writeCommand(.hello) { CommandWriters.hello(command, name: name, into: &$0) }
+    }
+
+    /// Ends the session with `error`. Everything not yet written is dropped; only QUIT may still
+    /// go out, and only when `quit` says the protocol is in step and no other reply is owed.
+    mutating func fail(_ error: SMTPError, quit: Bool) {
+        guard failure == nil, !isClosed else { return }
+        failure = error
+        actions.filter { if case .event = $0 { true } else { false } }
+        output.removeAll(keepingCapacity: true)
+        bodyRequested = false
+        for transaction in transactions {
+            emit(.transactionFinished(transaction.id, transaction.outcome(sessionError: error)))
+        }
+        transactions.removeAll(keepingCapacity: true)
+        emit(.sessionFailed(error))
+        // In step means the server owes no other reply: QUIT is neither a second QUIT nor
+        // pipelined behind commands still unanswered (behind DATA it could become content).
+        var inStep = quit && expected.isEmpty
+        expected.removeAll()
+        switch state {
+        case .idle, .tlsHandshake, .closed: inStep = false
+        case .greeting, .hello, .startTLS, .authenticating, .ready, .quitting: break
+        }
+        if inStep {
+            beginQuit()
+        } else {
+            closeConnection()
+        }
+    }
+
+    /// The reply to QUIT (or its absence): a clean end unless the session had failed.
+    mutating func finishQuit() {
+        if failure == nil, !transactions.isEmpty {
+            fail(.connectionClosed(.dataTermination), quit: false)
+            return
+        }
+        if failure == nil { emit(.sessionClosed) }
+        closeConnection()
+    }
+
+    mutating func closeConnection() {
+        state = .closed
+        bodyRequested = false
+        expected.removeAll()
+        request(.close)
+    }
+
+    // MARK: Replies
+
     /// Parses and handles at most one reply (or the end of the stream). Returns whether anything
     /// happened.
     mutating func processInput() -> Bool {
