@@ -22,6 +22,8 @@ public final class UVBatchSender {
         public var failed: Int
         /// Connections opened, including replacements.
         public var connectionsOpened: Int
+        /// Times a message went back to the queue (safe to retry) and was sent again elsewhere.
+        public var retried: Int = 0
         /// The last session-level error, if any session failed.
         public var lastError: String?
         /// `uv_loop_close` succeeded: every handle was closed and released.
@@ -71,22 +73,21 @@ public final class UVBatchSender {
         uv_loop_init(loop)
         defer { loop.deallocate() }
 
-        var nextIndex = 0
-        var finished = 0
-        summary.loopClosedCleanly = false
+        let queue = SendQueue(count: count)
         var live: [ObjectIdentifier: UVConnection] = [:]
         var lastFailure: SMTPError?
-        var replacementsLeft = concurrency * 2
+        // Replacing a session that made progress is always right (a per-connection limit, a
+        // 421 after many messages); one that made none is replaced at most this often.
+        var fruitlessReplacementsLeft = concurrency * 2
 
-        func complete(_ index: Int, _ report: MessageOutcome) {
-            finished += 1
-            switch report.status {
+        func complete(_ index: Int, _ outcome: MessageOutcome) {
+            switch outcome.status {
             case .delivered: summary.delivered += 1
             case .partiallyDelivered: summary.partiallyDelivered += 1
             case .notDelivered, .unknown: summary.failed += 1
             }
-            completion(index, report)
-            if finished == count {
+            completion(index, outcome)
+            if queue.isDone {
                 // Every message is done. A session that never took one (still connecting, or
                 // waiting for a greeting that may never come) has nothing left to do: end it now
                 // rather than at its timeout.
@@ -94,11 +95,18 @@ public final class UVBatchSender {
             }
         }
 
-        let supplier: ClientConnection.MessageSupplier = {
-            guard nextIndex < count else { return nil }
-            let index = nextIndex
-            nextIndex += 1
-            return (makeMessage(index), { complete(index, $0) })
+        let supplier: UVConnection.Supplier = { connection in
+            guard let index = queue.next() else { return nil }
+            return (makeMessage(index), { [unowned connection] outcome in
+                switch queue.finish(index, with: outcome) {
+                case .retry:
+                    summary.retried += 1
+                    connection.retiring = true
+                case .final:
+                    connection.finishedMessages += 1
+                    complete(index, outcome)
+                }
+            })
         }
 
         var open: (() -> Void)!
@@ -112,10 +120,17 @@ public final class UVBatchSender {
                 lastFailure = .couldNotConnect(failure)
                 summary.lastError = "\(failure)"
             }
-            // Replace a session that worked and then ended while messages wait.
-            if nextIndex < count, connection.startedMessages > 0, replacementsLeft > 0 {
-                replacementsLeft -= 1
+            // Replace a session while messages wait (a retired one, or one the server ended).
+            guard queue.waiting > 0, !queue.isDone else { return }
+            if connection.finishedMessages > 0 {
                 open()
+            } else if fruitlessReplacementsLeft > 0, connection.retiring || connection.startedMessages > 0
+                        || connection.connection?.failure == .timeout(.greeting) {
+                fruitlessReplacementsLeft -= 1
+                open()
+            } else if live.isEmpty {
+                // Nothing left to take them: they end below with the last failure.
+                return
             }
         }
         open = {
@@ -129,17 +144,15 @@ public final class UVBatchSender {
 
         uv_run(loop, UV_RUN_DEFAULT)
 
-        // Messages no session could take (every connection failed).
-        while nextIndex < count {
-            let index = nextIndex
-            nextIndex += 1
+        // Messages no session could take (every connection failed), or put back and never sent
+        // again: each with the outcome it last had, or the last failure.
+        for (index, last) in queue.drain() {
             let message = makeMessage(index)
-            complete(index, .notAttempted(message.envelope, because: .sessionEnded(lastFailure ?? .connectionClosed(.connect))))
+            complete(index, last ?? .notAttempted(message.envelope, because: .sessionEnded(lastFailure ?? .connectionClosed(.connect))))
         }
         assert(live.isEmpty, "libuv loop ended with live connections")
         summary.loopClosedCleanly = live.isEmpty && uv_loop_close(loop) == 0
         assert(summary.loopClosedCleanly, "uv_loop_close failed: a handle was left open")
-        _ = finished
         return summary
     }
 

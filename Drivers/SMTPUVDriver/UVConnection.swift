@@ -22,7 +22,9 @@ final class UVConnection {
     private var addressIndex = 0
     private let options: ClientOptions
     private let tlsContext: TLSClientContext?
-    private let supplier: ClientConnection.MessageSupplier
+    /// Gives this connection its next message, or nil.
+    typealias Supplier = (UVConnection) -> (OutgoingMessage, ClientConnection.Completion)?
+    private let supplier: Supplier
     private let observer: SessionObserver?
     private let onClosed: (UVConnection) -> Void
 
@@ -46,9 +48,14 @@ final class UVConnection {
     private var lastConnectReason = ConnectFailureReason.other("no address to connect to")
     /// Messages this connection started (for retry decisions).
     private(set) var startedMessages = 0
+    /// Messages that ended here with a final outcome: the session made progress.
+    var finishedMessages = 0
+    /// The server refused a message in a way that says this session should take no more (the
+    /// batch put it back in the queue): quit once the messages in flight are done.
+    var retiring = false
 
     init(loop: UnsafeMutablePointer<uv_loop_t>, addresses: [ResolvedAddress], options: ClientOptions,
-         tlsContext: TLSClientContext?, supplier: @escaping ClientConnection.MessageSupplier,
+         tlsContext: TLSClientContext?, supplier: @escaping Supplier,
          observer: SessionObserver?, onClosed: @escaping (UVConnection) -> Void) {
         self.loop = loop
         self.addresses = addresses
@@ -129,7 +136,7 @@ final class UVConnection {
             let connection = try ClientConnection(configuration: options.engineConfiguration(heloName: helo), tlsContext: tlsContext,
                                                   tlsHost: options.host, chunkSize: options.chunkSize, idlePolicy: .quitWhenIdle,
                                                   supplier: { [unowned self] in
-                                                      guard let next = self.supplier() else { return nil }
+                                                      guard !self.retiring, let next = self.supplier(self) else { return nil }
                                                       self.startedMessages += 1
                                                       return next
                                                   })
