@@ -13,6 +13,10 @@ Run: python3 -m pytest -q -p no:cacheprovider Tests/hostile
 import base64
 import os
 import re
+import select
+import socket
+import ssl
+import time
 
 import pytest
 
@@ -1740,6 +1744,95 @@ def test_builtin_message_with_many_recipients(driver):
     finished(run, 0)
     delivered(run, 60)
     assert book and book[0]["data"] and all(len(line) <= 998 for line in lines(book[0]["data"]))
+
+
+@pytest.mark.parametrize("how, driver", matrix([("L16-550-with-the-354-then-stops-reading", "same-write"),
+                                                ("L16-550-after-the-354-then-stops-reading", "later-write"),
+                                                ("L16-stops-reading-without-a-reply", "silent")]))
+def test_no_write_blocks_past_the_deadline(how, driver, tmp_path):
+    """Issue 11 point 5. After 354 the server sends 550 at once (in the same write as the 354, or
+    in its next write) and stops reading while a 12 MiB body streams (--timeout 2): the socket
+    driver once stayed blocked in its write past every deadline. The 550 must be seen while the
+    body streams: exit 1 before the 2 s timeout could have fired, its last line naming the
+    refusal, the data never ended. Without a reply (the server only stops reading), the data-block deadline ends
+    the session: "timed out waiting for message data", not before ~2 s."""
+    refusal = "550 5.3.4 message refused early\r\n"
+    answer = {"same-write": [send("354 go\r\n" + refusal)],
+              "later-write": [send("354 go\r\n"), pause(0.2), send(refusal)],
+              "silent": [send("354 go\r\n")]}[how]
+    steps = plain_session("8BITMIME") + [expect("MAIL FROM:<"), send("250 ok\r\n"), expect("RCPT TO:<"), send("250 ok\r\n"),
+                                         expect("DATA$")] + answer + [pause(15)]
+    run, record = session(driver, steps, "--tls", "off", "--timeout", "2", "--data", str(big_message(tmp_path)), limit=20)
+    if how == "silent":
+        finished(run, 1, within=2 + MARGIN, at_least=1.8)
+        not_sent(run)
+        assert run.lines[-1] == "timed out waiting for message data", run
+    else:
+        # Seen while the body streams, so before the 2 s timeout could have ended the session.
+        finished(run, 1, within=2.0)
+        not_sent(run)
+        assert run.lines[-1] == "message data refused: 550 5.3.4 message refused early", run
+    assert b"\r\n.\r\n" not in data_on_wire(record)
+
+
+def drip_after(reply, started, delay=0.5):
+    """Sends `reply` and the first byte of an unsolicited reply in one write (its time goes into
+    `started`), then the rest of that reply one byte every `delay` seconds (about 23 s in all):
+    each byte alone is far below the timeout, the whole far above it. Between bytes it reads
+    what the client sends, so `Record.closed_at` says when the client gave up."""
+    unsolicited = b"250 2.0.0 still talking, one byte at a time\r\n"
+
+    def run(server):
+        server.send(reply.encode() + unsolicited[:1])
+        started.append(time.monotonic())
+        for byte in unsolicited[1:]:
+            due = time.monotonic() + delay
+            while (left := due - time.monotonic()) > 0:
+                readable, _, _ = select.select([server.conn], [], [], left)
+                if readable and not server._recv():
+                    return False
+            try:
+                server.send(bytes([byte]))
+            except OSError:
+                return False
+        return True
+    return handler(run)
+
+
+@pytest.mark.parametrize("where, driver", matrix([("L17-drip-after-ehlo", "after-ehlo"),
+                                                 ("L17-drip-between-transactions", "between-transactions")]))
+def test_dripped_unsolicited_reply_has_an_absolute_deadline(where, driver, tmp_path):
+    """Issue 11 point 6. With nothing in flight (after the EHLO reply; after the first message's
+    250 with --repeat 2 and no PIPELINING) the server starts an unsolicited reply and sends one
+    byte every 0.5 s (--timeout 2). The deadline runs from the first byte, not the last: the
+    client closes within 2 s + margin of that byte (not before ~2 s), and no new transaction
+    started meanwhile (no MAIL after the first byte)."""
+    started = []
+    if where == "after-ehlo":
+        steps = [send(GREETING), expect("EHLO "), drip_after(ehlo("8BITMIME"), started), silence(2)]
+        args = []
+    else:
+        steps = plain_session("8BITMIME") + [expect("MAIL FROM:<"), send("250 ok\r\n"), expect("RCPT TO:<"),
+                                             send("250 ok\r\n"), expect("DATA$"), send("354 go\r\n"), read_data(),
+                                             drip_after(QUEUED, started), silence(2)]
+        args = ["--repeat", "2", "--data", short_message(tmp_path)]
+    run, record = session(driver, steps, "--tls", "off", "--timeout", "2", *args, limit=40, server_timeout=40)
+    assert started and record.closed_at is not None, (record.errors, run)
+    held = record.closed_at - started[0]
+    assert 1.8 <= held <= 2 + MARGIN, f"the session stayed open {held:.2f}s after the first unsolicited byte: {run!r}"
+    assert record.all.count(b"MAIL FROM:") == (0 if where == "after-ehlo" else 1), record.all
+    assert b"MAIL FROM:" not in after_send(record, "250 2.0.0 queued" if where != "after-ehlo" else "250 8BITMIME")
+    if where == "after-ehlo":
+        finished(run, 1, within=2 + MARGIN, at_least=1.8)
+        not_sent(run)
+        assert run.lines[-1] == "timed out waiting for idle", run
+    else:
+        # Load mode: the first message went through, the second failed with the session (the uv
+        # driver then tries a new connection, which this one-connection server refuses).
+        assert not run.killed and run.status == 3, run
+        assert run.lines[0].startswith("Sent 1 messages in ") and run.lines[0].endswith(", 1 failed"), run
+        if driver == "socket":
+            assert run.stderr.splitlines()[-1] == "smtp-send: last failure: timed out waiting for idle", run
 
 
 # ================================================================================================
