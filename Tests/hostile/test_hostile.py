@@ -899,6 +899,74 @@ def test_ehlo_refused_with_tls_required_no_helo(driver):
     assert only_quit(after_send(record, "502 5.5.2")), record.all
 
 
+def tls_flight_carrying(reply, state):
+    """STARTTLS handshake (TLS 1.2, the rig's certificate) over memory BIOs, so the server's last
+    flight (its Finished) and `reply`, already encrypted, leave in ONE write: the client reads
+    them together, before it could have written its post-TLS EHLO. Then records what the client
+    sends through TLS (decrypted, into `Record.tls`) until it closes; `state` gets
+    "handshake-done" and "close-notify" as they happen."""
+    def run(server):
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(server.cert, server.key)
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = context.wrap_bio(incoming, outgoing, server_side=True)
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                if outgoing.pending:
+                    server.conn.sendall(outgoing.read())
+                chunk = server.conn.recv(65536)
+                if not chunk:
+                    server.record.errors.append("client closed during the handshake")
+                    return False
+                incoming.write(chunk)
+        state.append("handshake-done")
+        tls.write(reply.encode())
+        server._mark(reply.encode())
+        server.conn.sendall(outgoing.read())
+        server.in_tls = True
+        while True:
+            try:
+                chunk = server.conn.recv(65536)
+            except (socket.timeout, OSError):
+                return False
+            if not chunk:
+                return False
+            incoming.write(chunk)
+            try:
+                while True:
+                    server.record.tls.extend(tls.read(65536))
+            except ssl.SSLWantReadError:
+                pass
+            except ssl.SSLZeroReturnError:
+                state.append("close-notify")
+                return False
+    return handler(run)
+
+
+@pytest.mark.parametrize("driver", both("T23"))
+def test_reply_in_the_last_handshake_flight_is_not_the_ehlo_reply(driver):
+    """Issue 11 point 9 (SECURITY.md: after TLS the EHLO goes out first). The server sends its
+    post-TLS EHLO reply in the same write as its handshake Finished, before it could have seen
+    the client's EHLO: that reply answers nothing. Exit 1, a protocol violation naming the
+    unsolicited 250; nothing at all through TLS (no EHLO, no MAIL), and nothing in the clear
+    after the 220."""
+    need_rig()
+    state = []
+    steps = plain_session("STARTTLS", "8BITMIME") + [expect("STARTTLS$"), send("220 2.0.0 ready\r\n"),
+                                                      tls_flight_carrying(ehlo("8BITMIME"), state)]
+    run, record = session(driver, steps, *tls_args(), "--timeout", "2")
+    finished(run, 1)
+    not_sent(run)
+    assert state[:1] == ["handshake-done"], (state, record.errors)
+    assert run.lines[-1] == "protocol violation: unsolicited reply 250 when no command was pending", run
+    assert bytes(record.tls) == b"", bytes(record.tls)
+    assert bytes(record.plain).endswith(b"\r\nSTARTTLS\r\n"), bytes(record.plain)
+
+
 # ================================================================================================
 # A: AUTH
 # ================================================================================================
