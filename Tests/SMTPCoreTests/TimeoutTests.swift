@@ -181,4 +181,49 @@ struct TimeoutTests {
         #expect(harness.machine.nextDeadlinePhase == .dataInitiation)
         #expect(harness.machine.nextDeadline == harness.now + .seconds(120))
     }
+
+    /// Issue 11 point 6: a deadline that restarts with every byte is no deadline. Between
+    /// transactions the server starts an unsolicited reply, then sends one byte every 100 s
+    /// (below the 300 s command timeout). The session fails exactly 300 s after the first byte,
+    /// and no transaction can start meanwhile.
+    @Test func drippedUnsolicitedReplyTimesOutFromItsFirstByte() throws {
+        var harness = try Harness(configuration: .test(), messages: [TestMessage(from: "a@example.org", to: ["b@example.net"], body: "x")],
+                                  quitWhenDone: false, strategy: .whole)
+        harness.machine.connectionEstablished(at: harness.now)
+        harness.drain()
+        harness.feedLines("220 mx\r\n")
+        harness.feedLines("250 mx\r\n")
+        harness.feedLines("250 ok\r\n")
+        harness.feedLines("250 ok\r\n")
+        harness.feedLines("354 go\r\n")
+        harness.feedLines("250 queued\r\n")
+        #expect(harness.machine.canStartTransaction)
+        #expect(harness.machine.nextDeadline == nil, "idle between transactions: nothing is timed")
+        harness.now = harness.now + .seconds(10)
+        let firstByte = harness.now
+        harness.feed(Array("2".utf8))
+        for (seconds, byte) in [(100, "5"), (200, "0"), (299, " ")] {
+            #expect(harness.machine.nextDeadline == firstByte + .seconds(300))
+            #expect(harness.machine.nextDeadlinePhase == .idle)
+            #expect(!harness.machine.canStartTransaction)
+            harness.now = firstByte + .seconds(seconds)
+            harness.machine.deadlineReached(at: harness.now)
+            harness.feed(Array(byte.utf8))
+        }
+        #expect(harness.machine.nextDeadline == firstByte + .seconds(300))
+        #expect(throws: SMTPError.misuse("startTransaction when no transaction can start")) {
+            _ = try harness.machine.startTransaction(Envelope(sender: "a@example.org", recipients: ["c@example.net"]), at: harness.now)
+        }
+        harness.machine.deadlineReached(at: SMTPInstant(nanoseconds: (firstByte + .seconds(300)).nanoseconds - 1))
+        #expect(harness.machine.failure == nil)
+        harness.now = firstByte + .seconds(300)
+        harness.machine.deadlineReached(at: harness.now)
+        harness.drain()
+        let result = harness.result
+        #expect(result.failure == .timeout(.idle))
+        #expect(result.closed)
+        #expect(result.clientText == "EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nx\r\n.\r\n")
+        #expect(result.events == ["greeting 220", "capabilities esmtp", "ready", "rcpt #1 0 250", "accepted #1 250", "finished #1 delivered 1/1",
+                                  "failed: timed out waiting for idle"])
+    }
 }
