@@ -62,7 +62,7 @@ struct GreetingTests {
             C: QUIT
             S: 221 bye
             """)
-        #expect(result.events.contains("capabilities basic"))
+        #expect(result.events == ["greeting 220", "capabilities basic", "ready", "closed"])
         #expect(result.failure == nil)
     }
 
@@ -208,7 +208,7 @@ struct TLSPolicyTests {
             C: QUIT
             S: 221 bye
             """, configuration: .test(tls: .opportunistic))
-        #expect(result.events.contains("without-tls"))
+        #expect(result.events == ["greeting 220", "capabilities esmtp", "without-tls", "ready", "closed"])
         #expect(result.failure == nil)
     }
 
@@ -222,7 +222,7 @@ struct TLSPolicyTests {
             C: QUIT
             S: 221 bye
             """, configuration: .test(tls: .opportunistic))
-        #expect(result.events.contains("without-tls"))
+        #expect(result.events == ["greeting 220", "capabilities basic", "without-tls", "ready", "closed"])
     }
 
     @Test func requiredFailsWhenNotOfferedAndSendsOnlyQuit() throws {
