@@ -230,6 +230,12 @@ final class UVConnection {
     /// the backpressure), re-arm the deadline timer, close when the session is over.
     private func pump() {
         guard let connection, phase == .running else { return }
+        if connection.isFinished, connection.failure != nil, connection.hasNetworkOutput {
+            // A session that failed sends nothing more (as BlockingSession): not a command the
+            // engine queued before it saw why it fails (a post-TLS EHLO answered ahead).
+            connection.takeNetworkOutput(into: &scratch)
+            scratch.removeAll(keepingCapacity: true)
+        }
         if !writing, connection.hasNetworkOutput {
             connection.takeNetworkOutput(into: &scratch)
             if scratch.count > writeCapacity {

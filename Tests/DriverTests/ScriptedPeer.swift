@@ -23,6 +23,8 @@ final class ScriptedPeer: @unchecked Sendable {
     private let silentLaterConnections: Bool
     private let lock = NSLock()
     private var receivedText = ""
+    /// Every step ran (a client that left early cuts an `expect` short).
+    private var playedOut = false
     private let finished = DispatchSemaphore(value: 0)
 
     init(_ steps: [Step], silentLaterConnections: Bool = false) throws {
@@ -63,9 +65,19 @@ final class ScriptedPeer: @unchecked Sendable {
         return receivedText
     }
 
-    /// Waits (bounded) for the peer to finish its part.
+    /// Waits (bounded) for the peer to finish its part: false when it did not finish in time,
+    /// or when the client left before an `expect` was met (the script was not played out).
     func waitUntilDone(timeout: TimeInterval = 30) -> Bool {
-        finished.wait(timeout: .now() + timeout) == .success
+        guard finished.wait(timeout: .now() + timeout) == .success else { return false }
+        lock.lock()
+        defer { lock.unlock() }
+        return playedOut
+    }
+
+    private func markPlayedOut() {
+        lock.lock()
+        playedOut = true
+        lock.unlock()
     }
 
     private func serve() {
@@ -106,11 +118,14 @@ final class ScriptedPeer: @unchecked Sendable {
                     lock.unlock()
                 }
             case .close:
+                markPlayedOut()
                 return
             case .silence:
                 while recv(client, &buffer, buffer.count, 0) > 0 {}
+                markPlayedOut()
                 return
             }
         }
+        markPlayedOut()
     }
 }

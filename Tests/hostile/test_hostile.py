@@ -13,6 +13,10 @@ Run: python3 -m pytest -q -p no:cacheprovider Tests/hostile
 import base64
 import os
 import re
+import select
+import socket
+import ssl
+import time
 
 import pytest
 
@@ -900,6 +904,74 @@ def test_ehlo_refused_with_tls_required_no_helo(driver):
     assert only_quit(after_send(record, "502 5.5.2")), record.all
 
 
+def tls_flight_carrying(reply, state):
+    """STARTTLS handshake (TLS 1.2, the rig's certificate) over memory BIOs, so the server's last
+    flight (its Finished) and `reply`, already encrypted, leave in ONE write: the client reads
+    them together, before it could have written its post-TLS EHLO. Then records what the client
+    sends through TLS (decrypted, into `Record.tls`) until it closes; `state` gets
+    "handshake-done" and "close-notify" as they happen."""
+    def run(server):
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(server.cert, server.key)
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = context.wrap_bio(incoming, outgoing, server_side=True)
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                if outgoing.pending:
+                    server.conn.sendall(outgoing.read())
+                chunk = server.conn.recv(65536)
+                if not chunk:
+                    server.record.errors.append("client closed during the handshake")
+                    return False
+                incoming.write(chunk)
+        state.append("handshake-done")
+        tls.write(reply.encode())
+        server._mark(reply.encode())
+        server.conn.sendall(outgoing.read())
+        server.in_tls = True
+        while True:
+            try:
+                chunk = server.conn.recv(65536)
+            except (socket.timeout, OSError):
+                return False
+            if not chunk:
+                return False
+            incoming.write(chunk)
+            try:
+                while True:
+                    server.record.tls.extend(tls.read(65536))
+            except ssl.SSLWantReadError:
+                pass
+            except ssl.SSLZeroReturnError:
+                state.append("close-notify")
+                return False
+    return handler(run)
+
+
+@pytest.mark.parametrize("driver", both("T23"))
+def test_reply_in_the_last_handshake_flight_is_not_the_ehlo_reply(driver):
+    """Issue 11 point 9 (SECURITY.md: after TLS the EHLO goes out first). The server sends its
+    post-TLS EHLO reply in the same write as its handshake Finished, before it could have seen
+    the client's EHLO: that reply answers nothing. Exit 1, a protocol violation naming the
+    unsolicited 250; nothing at all through TLS (no EHLO, no MAIL), and nothing in the clear
+    after the 220."""
+    need_rig()
+    state = []
+    steps = plain_session("STARTTLS", "8BITMIME") + [expect("STARTTLS$"), send("220 2.0.0 ready\r\n"),
+                                                      tls_flight_carrying(ehlo("8BITMIME"), state)]
+    run, record = session(driver, steps, *tls_args(), "--timeout", "2")
+    finished(run, 1)
+    not_sent(run)
+    assert state[:1] == ["handshake-done"], (state, record.errors)
+    assert run.lines[-1] == "protocol violation: unsolicited reply 250 when no command was pending", run
+    assert bytes(record.tls) == b"", bytes(record.tls)
+    assert bytes(record.plain).endswith(b"\r\nSTARTTLS\r\n"), bytes(record.plain)
+
+
 # ================================================================================================
 # A: AUTH
 # ================================================================================================
@@ -1582,10 +1654,11 @@ def test_552_to_mail(driver):
     assert b"DATA" not in record.all
 
 
-def recipients_server(book, accept_per_transaction=100, refuse=(), all_452=False):
+def recipients_server(book, accept_per_transaction=100, refuse=(), all_452=False, refuse_from_transaction=1):
     """Answers MAIL 250; RCPT 250 for the first `accept_per_transaction` of each transaction, 452
-    4.5.3 for the rest (or for all with `all_452`), 550 for addresses in `refuse`; DATA 354 when
-    something was accepted; records each transaction's accepted recipients in `book`."""
+    4.5.3 for the rest (or for all with `all_452`), 550 for addresses in `refuse` from transaction
+    number `refuse_from_transaction` on (1 = the first); DATA 354 when something was accepted;
+    records each transaction's accepted, deferred and refused recipients and data in `book`."""
     def run(server):
         current = None
         while True:
@@ -1599,7 +1672,7 @@ def recipients_server(book, accept_per_transaction=100, refuse=(), all_452=False
                 server.send("250 2.1.0 ok\r\n")
             elif word == "RCPT":
                 address = line[line.index("<") + 1:line.index(">")]
-                if address in refuse:
+                if address in refuse and len(book) >= refuse_from_transaction:
                     current["refused"].append(address)
                     server.send("550 5.1.1 no such user\r\n")
                 elif all_452 or len(current["accepted"]) >= accept_per_transaction:
@@ -1661,17 +1734,24 @@ def test_more_than_100_recipients_with_452(pipelining, driver, tmp_path):
 
 @pytest.mark.parametrize("driver", both("L09"))
 def test_452_then_some_refused_in_the_second_round(driver, tmp_path):
-    """As L08, and 10 of the deferred 50 are refused (550) in the second transaction: exit 3,
-    "Message sent to 140 of 150 recipient(s)", one refused line for each of those 10, exactly."""
+    """As L08, and 10 of the deferred 50 are refused (550) in the second transaction only (the
+    first defers all 50 with 452, so the follow-up transaction is reached and decides them):
+    exit 3, "Message sent to 140 of 150 recipient(s)", one refused line for each of those 10,
+    exactly; the second transaction carries the data to the other 40."""
     book = []
     refused = RCPTS[120:130]
-    steps = plain_session("PIPELINING", "8BITMIME") + [recipients_server(book, refuse=set(refused))]
+    steps = plain_session("PIPELINING", "8BITMIME") + [recipients_server(book, refuse=set(refused), refuse_from_transaction=2)]
     run, record = session(driver, steps, "--tls", "off", "--data", short_message(tmp_path), to=RCPTS)
     finished(run, 3)
+    assert len(book) == 2, book
+    first, second = book
+    assert (first["accepted"], first["deferred"], first["refused"]) == (RCPTS[:100], RCPTS[100:], []), first
+    assert (second["accepted"], second["deferred"], second["refused"]) == (
+        [a for a in RCPTS[100:] if a not in refused], [], refused), second
+    assert first["data"] == second["data"] == wire_data(SHORT_MESSAGE), book
     assert run.lines[0] == "Message sent to 140 of 150 recipient(s)", run
     refused_lines = [line for line in run.lines if line.startswith("  refused ")]
-    assert sorted(refused_lines) == sorted(f"  refused {a}: 550 5.1.1 no such user" for a in refused), run
-    assert len(book) == 2 and book[1]["accepted"] == [a for a in RCPTS[100:] if a not in refused]
+    assert refused_lines == [f"  refused {a}: 550 5.1.1 no such user" for a in refused], run
 
 
 @pytest.mark.parametrize("driver", both("L10"))
@@ -1745,6 +1825,95 @@ def test_builtin_message_with_many_recipients(driver):
     finished(run, 0)
     delivered(run, 60)
     assert book and book[0]["data"] and all(len(line) <= 998 for line in lines(book[0]["data"]))
+
+
+@pytest.mark.parametrize("how, driver", matrix([("L16-550-with-the-354-then-stops-reading", "same-write"),
+                                                ("L16-550-after-the-354-then-stops-reading", "later-write"),
+                                                ("L16-stops-reading-without-a-reply", "silent")]))
+def test_no_write_blocks_past_the_deadline(how, driver, tmp_path):
+    """Issue 11 point 5. After 354 the server sends 550 at once (in the same write as the 354, or
+    in its next write) and stops reading while a 12 MiB body streams (--timeout 2): the socket
+    driver once stayed blocked in its write past every deadline. The 550 must be seen while the
+    body streams: exit 1 before the 2 s timeout could have fired, its last line naming the
+    refusal, the data never ended. Without a reply (the server only stops reading), the data-block deadline ends
+    the session: "timed out waiting for message data", not before ~2 s."""
+    refusal = "550 5.3.4 message refused early\r\n"
+    answer = {"same-write": [send("354 go\r\n" + refusal)],
+              "later-write": [send("354 go\r\n"), pause(0.2), send(refusal)],
+              "silent": [send("354 go\r\n")]}[how]
+    steps = plain_session("8BITMIME") + [expect("MAIL FROM:<"), send("250 ok\r\n"), expect("RCPT TO:<"), send("250 ok\r\n"),
+                                         expect("DATA$")] + answer + [pause(15)]
+    run, record = session(driver, steps, "--tls", "off", "--timeout", "2", "--data", str(big_message(tmp_path)), limit=20)
+    if how == "silent":
+        finished(run, 1, within=2 + MARGIN, at_least=1.8)
+        not_sent(run)
+        assert run.lines[-1] == "timed out waiting for message data", run
+    else:
+        # Seen while the body streams, so before the 2 s timeout could have ended the session.
+        finished(run, 1, within=2.0)
+        not_sent(run)
+        assert run.lines[-1] == "message data refused: 550 5.3.4 message refused early", run
+    assert b"\r\n.\r\n" not in data_on_wire(record)
+
+
+def drip_after(reply, started, delay=0.5):
+    """Sends `reply` and the first byte of an unsolicited reply in one write (its time goes into
+    `started`), then the rest of that reply one byte every `delay` seconds (about 23 s in all):
+    each byte alone is far below the timeout, the whole far above it. Between bytes it reads
+    what the client sends, so `Record.closed_at` says when the client gave up."""
+    unsolicited = b"250 2.0.0 still talking, one byte at a time\r\n"
+
+    def run(server):
+        server.send(reply.encode() + unsolicited[:1])
+        started.append(time.monotonic())
+        for byte in unsolicited[1:]:
+            due = time.monotonic() + delay
+            while (left := due - time.monotonic()) > 0:
+                readable, _, _ = select.select([server.conn], [], [], left)
+                if readable and not server._recv():
+                    return False
+            try:
+                server.send(bytes([byte]))
+            except OSError:
+                return False
+        return True
+    return handler(run)
+
+
+@pytest.mark.parametrize("where, driver", matrix([("L17-drip-after-ehlo", "after-ehlo"),
+                                                 ("L17-drip-between-transactions", "between-transactions")]))
+def test_dripped_unsolicited_reply_has_an_absolute_deadline(where, driver, tmp_path):
+    """Issue 11 point 6. With nothing in flight (after the EHLO reply; after the first message's
+    250 with --repeat 2 and no PIPELINING) the server starts an unsolicited reply and sends one
+    byte every 0.5 s (--timeout 2). The deadline runs from the first byte, not the last: the
+    client closes within 2 s + margin of that byte (not before ~2 s), and no new transaction
+    started meanwhile (no MAIL after the first byte)."""
+    started = []
+    if where == "after-ehlo":
+        steps = [send(GREETING), expect("EHLO "), drip_after(ehlo("8BITMIME"), started), silence(2)]
+        args = []
+    else:
+        steps = plain_session("8BITMIME") + [expect("MAIL FROM:<"), send("250 ok\r\n"), expect("RCPT TO:<"),
+                                             send("250 ok\r\n"), expect("DATA$"), send("354 go\r\n"), read_data(),
+                                             drip_after(QUEUED, started), silence(2)]
+        args = ["--repeat", "2", "--data", short_message(tmp_path)]
+    run, record = session(driver, steps, "--tls", "off", "--timeout", "2", *args, limit=40, server_timeout=40)
+    assert started and record.closed_at is not None, (record.errors, run)
+    held = record.closed_at - started[0]
+    assert 1.8 <= held <= 2 + MARGIN, f"the session stayed open {held:.2f}s after the first unsolicited byte: {run!r}"
+    assert record.all.count(b"MAIL FROM:") == (0 if where == "after-ehlo" else 1), record.all
+    assert b"MAIL FROM:" not in after_send(record, "250 2.0.0 queued" if where != "after-ehlo" else "250 8BITMIME")
+    if where == "after-ehlo":
+        finished(run, 1, within=2 + MARGIN, at_least=1.8)
+        not_sent(run)
+        assert run.lines[-1] == "timed out waiting for idle", run
+    else:
+        # Load mode: the first message went through, the second failed with the session (the uv
+        # driver then tries a new connection, which this one-connection server refuses).
+        assert not run.killed and run.status == 3, run
+        assert run.lines[0].startswith("Sent 1 messages in ") and run.lines[0].endswith(", 1 failed"), run
+        if driver == "socket":
+            assert run.stderr.splitlines()[-1] == "smtp-send: last failure: timed out waiting for idle", run
 
 
 # ================================================================================================
