@@ -215,7 +215,7 @@ struct TimeoutTests {
         harness.feed(Array("2".utf8))
         for (seconds, byte) in [(100, "5"), (200, "0"), (299, " ")] {
             #expect(harness.machine.nextDeadline == firstByte + .seconds(300))
-            #expect(harness.machine.nextDeadlinePhase == .idle)
+            #expect(harness.machine.nextDeadlinePhase == .unsolicitedReply)
             #expect(!harness.machine.canStartTransaction)
             harness.now = firstByte + .seconds(seconds)
             harness.machine.deadlineReached(at: harness.now)
@@ -231,10 +231,10 @@ struct TimeoutTests {
         harness.machine.deadlineReached(at: harness.now)
         harness.drain()
         let result = harness.result
-        #expect(result.failure == .timeout(.idle))
+        #expect(result.failure == .timeout(.unsolicitedReply))
         #expect(result.closed)
         #expect(result.clientText == "EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nx\r\n.\r\n")
         #expect(result.events == ["greeting 220", "capabilities esmtp", "ready", "rcpt #1 0 250", "accepted #1 250", "finished #1 delivered 1/1",
-                                  "failed: timed out waiting for idle"])
+                                  "failed: timed out waiting for the end of an unsolicited reply"])
     }
 }

@@ -1021,7 +1021,7 @@ struct UnsolicitedBetweenTransactionsTests {
             WAIT 299
             WAIT 2
             """), configuration: .test(), messages: [TestMessage(from: "a@example.org", to: ["b@example.net"])], strategy: .whole)
-        #expect(result.failure == .timeout(.idle))
+        #expect(result.failure == .timeout(.unsolicitedReply))
         #expect(result.closed)
         #expect(!result.clientText.contains("MAIL"))
     }

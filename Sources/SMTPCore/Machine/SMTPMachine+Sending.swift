@@ -332,7 +332,7 @@ extension SMTPMachine {
         if case .ready = state, expected.isEmpty, transactions.isEmpty, parser.bufferedByteCount > 0 {
             // Part of a reply nobody asked for, between transactions: it gets the usual time to
             // complete (and then fails as unsolicited), never an endless wait.
-            best = (unparsedSince + timeouts.command, .idle)
+            best = (unparsedSince + timeouts.command, .unsolicitedReply)
         }
         if failure == nil, transactions.contains(where: { $0.step == .body }) {
             let bodyDue = lastBodyActivity + timeouts.dataBlock

@@ -14,6 +14,9 @@ public enum SMTPPhase: String, Hashable, Sendable, CustomStringConvertible {
     case reset = "RSET"
     case quit = "QUIT"
     case idle
+    /// Bytes nobody asked for, between transactions: the rest of that reply is awaited (to fail
+    /// the session as unsolicited) for the command timeout, from its first byte.
+    case unsolicitedReply = "the end of an unsolicited reply"
 
     public var description: String { rawValue }
 }
