@@ -465,7 +465,7 @@ enum EngineHarness {
                 // Nothing owed by the server: the engine may wait for the application's body, a
                 // handshake, or for unsolicited bytes to complete (then it fails), nothing else.
                 let phase = machine.nextDeadlinePhase
-                invariant(phase == .dataBlock || phase == .tlsHandshake || (phase == .idle && observer.partialReplyBytes > 0),
+                invariant(phase == .dataBlock || phase == .tlsHandshake || (phase == .unsolicitedReply && observer.partialReplyBytes > 0),
                              "every command is answered, yet the engine waits for \(String(describing: phase))")
             }
         }
