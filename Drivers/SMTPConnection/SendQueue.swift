@@ -28,6 +28,7 @@ public final class SendQueue: @unchecked Sendable {
     /// The last outcome of each message waiting to be sent again.
     private var lastOutcome: [Int: MessageOutcome] = [:]
     private var finished = 0
+    private var lastRetryFailure: TransactionFailure?
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
 
     public init(count: Int, maxAttempts: Int = 5) {
@@ -64,6 +65,7 @@ public final class SendQueue: @unchecked Sendable {
             if outcome.isSafeToRetry, tries < maxAttempts {
                 attempts[index] = tries
                 lastOutcome[index] = outcome
+                lastRetryFailure = outcome.failure
                 again.append(index)
                 return .retry
             }
@@ -75,11 +77,13 @@ public final class SendQueue: @unchecked Sendable {
     }
 
     /// Ends the queue: every message still waiting, with the outcome it last had when it was
-    /// sent and put back (nil for one never sent). They count as finished.
-    public func drain() -> [(index: Int, lastOutcome: MessageOutcome?)] {
+    /// sent and put back; one never sent gets the reason the last message was put back, or
+    /// `otherwise`. They count as finished.
+    public func drain(makeMessage: (Int) -> OutgoingMessage, otherwise: TransactionFailure) -> [(index: Int, outcome: MessageOutcome)] {
         locked {
-            var left = again.map { ($0, lastOutcome[$0]) }
-            left += (fresh..<count).map { ($0, nil) }
+            let reason = lastRetryFailure ?? otherwise
+            var left = again.map { ($0, lastOutcome[$0] ?? .notAttempted(makeMessage($0).envelope, because: reason)) }
+            left += (fresh..<count).map { ($0, MessageOutcome.notAttempted(makeMessage($0).envelope, because: reason)) }
             again.removeAll()
             lastOutcome.removeAll()
             fresh = count

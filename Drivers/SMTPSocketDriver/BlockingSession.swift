@@ -90,30 +90,45 @@ public final class BlockingSession {
     /// Sends `count` messages made on demand, keeping a few queued so each is pipelined behind
     /// the previous one where the server allows; `completion` gets each outcome with its index.
     public func send(count: Int, makeMessage: (Int) -> OutgoingMessage, completion: @escaping (Int, MessageOutcome) -> Void) {
-        guard let connection else {
-            let failure = connectFailure ?? .connectionClosed(.connect)
-            for index in 0..<count {
-                completion(index, .notAttempted(makeMessage(index).envelope, because: .sessionEnded(failure)))
-            }
-            return
-        }
         var next = 0
-        var finished = 0
-        let window = 4
-        func enqueueNext() {
+        send(pulling: {
+            guard next < count else { return nil }
             let index = next
             next += 1
-            connection.enqueue(makeMessage(index), completion: { outcome in
-                finished += 1
-                completion(index, outcome)
-            }, at: MonotonicClock.now())
+            return (makeMessage(index), { completion(index, $0) })
+        })
+    }
+
+    /// Sends messages for as long as `next` gives them, a few at a time so each is pipelined
+    /// behind the previous one where the server allows. Each message's completion runs once.
+    /// Once the session has ended, every message pulled completes at once with the reason.
+    public func send(pulling next: () -> (OutgoingMessage, (MessageOutcome) -> Void)?) {
+        guard let connection else {
+            let failure = connectFailure ?? .connectionClosed(.connect)
+            while let (message, done) = next() { done(.notAttempted(message.envelope, because: .sessionEnded(failure))) }
+            return
         }
-        while next < min(count, window) { enqueueNext() }
-        while finished < count {
-            let before = finished
-            run(connection) { finished > before || connection.isFinished }
-            // After the end of the session, enqueue reports each remaining message as not sent.
-            while next < count && (next - finished < window || connection.isFinished) { enqueueNext() }
+        let window = 4
+        var inFlight = 0
+        var exhausted = false
+        func topUp() {
+            while !exhausted, inFlight < window {
+                guard let (message, done) = next() else {
+                    exhausted = true
+                    return
+                }
+                inFlight += 1
+                connection.enqueue(message, completion: { outcome in
+                    inFlight -= 1
+                    done(outcome)
+                }, at: MonotonicClock.now())
+            }
+        }
+        topUp()
+        while inFlight > 0 {
+            let before = inFlight
+            run(connection) { inFlight < before || connection.isFinished }
+            topUp()
         }
     }
 

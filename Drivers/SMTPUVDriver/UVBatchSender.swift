@@ -16,21 +16,7 @@ import SMTPTLS
 /// The loop is created and closed by `run`; when it returns, every handle is closed and every
 /// allocation released (`run` checks that `uv_loop_close` succeeds).
 public final class UVBatchSender {
-    public struct Summary: Sendable {
-        public var delivered: Int
-        public var partiallyDelivered: Int
-        public var failed: Int
-        /// Connections opened, including replacements.
-        public var connectionsOpened: Int
-        /// Times a message went back to the queue (safe to retry) and was sent again elsewhere.
-        public var retried: Int = 0
-        /// The last session-level error, if any session failed.
-        public var lastError: String?
-        /// `uv_loop_close` succeeded: every handle was closed and released.
-        public var loopClosedCleanly: Bool
-        /// Why the last connection attempt failed, when one did.
-        public var connectFailure: TransportFailure?
-    }
+    public typealias Summary = BatchSummary
 
     private let options: ClientOptions
     private let concurrency: Int
@@ -49,8 +35,7 @@ public final class UVBatchSender {
                     completion: @escaping (Int, MessageOutcome) -> Void) throws(SMTPClientError) -> Summary {
         try options.validate()
         let tlsContext = try options.makeTLSContext()
-        var summary = Summary(delivered: 0, partiallyDelivered: 0, failed: 0, connectionsOpened: 0, lastError: nil,
-                              loopClosedCleanly: true, connectFailure: nil)
+        var summary = Summary()
         let addresses: [ResolvedAddress]
         do {
             addresses = try AddressResolver.resolve(host: options.host, port: options.port)
@@ -81,11 +66,7 @@ public final class UVBatchSender {
         var fruitlessReplacementsLeft = concurrency * 2
 
         func complete(_ index: Int, _ outcome: MessageOutcome) {
-            switch outcome.status {
-            case .delivered: summary.delivered += 1
-            case .partiallyDelivered: summary.partiallyDelivered += 1
-            case .notDelivered, .unknown: summary.failed += 1
-            }
+            summary.count(outcome)
             completion(index, outcome)
             if queue.isDone {
                 // Every message is done. A session that never took one (still connecting, or
@@ -103,7 +84,7 @@ public final class UVBatchSender {
                     summary.retried += 1
                     connection.retiring = true
                 case .final:
-                    connection.finishedMessages += 1
+                    if outcome.deliveredCount > 0 { connection.deliveredMessages += 1 }
                     complete(index, outcome)
                 }
             })
@@ -122,7 +103,7 @@ public final class UVBatchSender {
             }
             // Replace a session while messages wait (a retired one, or one the server ended).
             guard queue.waiting > 0, !queue.isDone else { return }
-            if connection.finishedMessages > 0 {
+            if connection.deliveredMessages > 0 {
                 open()
             } else if fruitlessReplacementsLeft > 0, connection.retiring || connection.startedMessages > 0
                         || connection.connection?.failure == .timeout(.greeting) {
@@ -146,9 +127,9 @@ public final class UVBatchSender {
 
         // Messages no session could take (every connection failed), or put back and never sent
         // again: each with the outcome it last had, or the last failure.
-        for (index, last) in queue.drain() {
-            let message = makeMessage(index)
-            complete(index, last ?? .notAttempted(message.envelope, because: .sessionEnded(lastFailure ?? .connectionClosed(.connect))))
+        for (index, outcome) in queue.drain(makeMessage: makeMessage,
+                                            otherwise: .sessionEnded(lastFailure ?? .connectionClosed(.connect))) {
+            complete(index, outcome)
         }
         assert(live.isEmpty, "libuv loop ended with live connections")
         summary.loopClosedCleanly = live.isEmpty && uv_loop_close(loop) == 0

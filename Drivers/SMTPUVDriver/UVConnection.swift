@@ -48,8 +48,8 @@ final class UVConnection {
     private var lastConnectReason = ConnectFailureReason.other("no address to connect to")
     /// Messages this connection started (for retry decisions).
     private(set) var startedMessages = 0
-    /// Messages that ended here with a final outcome: the session made progress.
-    var finishedMessages = 0
+    /// Messages delivered here (to at least one recipient): the session made progress.
+    var deliveredMessages = 0
     /// The server refused a message in a way that says this session should take no more (the
     /// batch put it back in the queue): quit once the messages in flight are done.
     var retiring = false

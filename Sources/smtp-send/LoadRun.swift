@@ -22,22 +22,25 @@ struct LoadRun {
             }
             progress.update(done: delivered + failed, failed: failed)
         }
-        // One message value, sent again and again: each send reads the checked content afresh.
-        let message = plan.makeMessage()
-        let makeMessage: (Int) -> OutgoingMessage = { _ in message }
+        // A --data message is one value sent again and again (each send reads the checked
+        // content afresh); the built-in message gets its own Message-ID and Date each time.
+        let makeMessage: (Int) -> OutgoingMessage = { _ in plan.makeMessage() }
 
-        switch plan.driver {
-        case .uv:
-            let sender = UVBatchSender(options: plan.options, connections: plan.connections, observer: output.observer(announce: true))
-            do {
-                let summary = try sender.run(count: count, makeMessage: makeMessage, completion: { _, report in record(report) })
-                if lastError == nil { lastError = summary.lastError }
-            } catch {
-                lastError = "\(error)"
-                failed = count - delivered
+        let summary: BatchSummary
+        do {
+            switch plan.driver {
+            case .uv:
+                summary = try UVBatchSender(options: plan.options, connections: plan.connections, observer: output.observer(announce: true))
+                    .run(count: count, makeMessage: makeMessage, completion: { _, outcome in record(outcome) })
+            case .socket:
+                summary = try BlockingBatchSender(options: plan.options, connections: plan.connections,
+                                                  observer: output.observer(announce: true))
+                    .run(count: count, makeMessage: makeMessage, completion: { _, outcome in record(outcome) })
             }
-        case .socket:
-            runSocketSessions(count: count, makeMessage: makeMessage, record: record, lastError: &lastError)
+            if lastError == nil { lastError = summary.lastError }
+        } catch {
+            lastError = "\(error)"
+            failed = count - delivered
         }
         progress.finish()
         let elapsed = (ContinuousClock.now - started).components
@@ -47,60 +50,6 @@ struct LoadRun {
         output.line("Sent \(delivered) messages in \(fixed(seconds, decimals: 3)) s (\(fixed(rate, decimals: 1)) msg/s), \(failed) failed")
         if failed == 0 { return 0 }
         return delivered == 0 ? 1 : 3
-    }
-
-    /// C blocking sessions on C threads.
-    private func runSocketSessions(count: Int, makeMessage: @escaping (Int) -> OutgoingMessage,
-                                   record: @escaping (MessageOutcome) -> Void, lastError: inout String?) {
-        let shared = SharedLoad(makeMessage: makeMessage, record: record)
-        let sessions = min(plan.connections, count)
-        runOnThreads(sessions) { [plan, output] session in
-            // Each session gets an equal share up front, so each can pipeline its own.
-            let share = count / sessions + (session < count % sessions ? 1 : 0)
-            do {
-                let blocking = try BlockingSession(options: plan.options, observer: output.observer(announce: session == 0))
-                blocking.send(count: share, makeMessage: { _ in shared.nextMessage() },
-                              completion: { _, report in shared.record(report) })
-                blocking.close()
-            } catch {
-                shared.failAll(share, because: "\(error)")
-            }
-        }
-        if let first = shared.firstError { lastError = first }
-    }
-}
-
-/// What the socket sessions of a load run share, behind one lock.
-private final class SharedLoad: @unchecked Sendable {
-    private let lock = Lock()
-    private let makeMessage: (Int) -> OutgoingMessage
-    private let recordReport: (MessageOutcome) -> Void
-    private var next = 0
-    private(set) var firstError: String?
-
-    init(makeMessage: @escaping (Int) -> OutgoingMessage, record: @escaping (MessageOutcome) -> Void) {
-        self.makeMessage = makeMessage
-        self.recordReport = record
-    }
-
-    func nextMessage() -> OutgoingMessage {
-        lock.withLock {
-            next += 1
-            return makeMessage(next)
-        }
-    }
-
-    func record(_ report: MessageOutcome) {
-        lock.withLock { recordReport(report) }
-    }
-
-    func failAll(_ count: Int, because error: String) {
-        lock.withLock {
-            if firstError == nil { firstError = error }
-            for _ in 0..<count {
-                recordReport(.notAttempted(makeMessage(0).envelope, because: .local(.invalidParameter(error))))
-            }
-        }
     }
 }
 

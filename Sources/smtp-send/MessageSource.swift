@@ -21,7 +21,7 @@ struct MessageSource: Sendable {
         let id = "\(randomUUID())@\(heloDomain)"
         let text = """
             \(folded("To", recipients))\r
-            From: \(sender.isEmpty ? "<>" : sender)\r
+            From: \(sender.isEmpty ? "MAILER-DAEMON@\(heloDomain)" : sender)\r
             Subject: Test message from smtp-send\r
             Date: \(date)\r
             Message-ID: <\(id)>\r

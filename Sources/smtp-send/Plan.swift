@@ -8,6 +8,9 @@ struct Plan: Sendable {
     let sender: String
     let recipients: [String]
     let message: MessageSource
+    /// The built-in message's domain (for its Message-ID), when no --data was given: it is made
+    /// anew for every send, so each has its own Message-ID and Date (RFC 5322 §3.6.4).
+    let builtInDomain: String?
     let driver: SMTPSend.DriverKind
     let repeatCount: Int?
     let connections: Int
@@ -80,6 +83,10 @@ struct Plan: Sendable {
             let limit = Duration.milliseconds(Int64(seconds * 1000))
             timeouts = Timeouts(all: limit)
             connectTimeout = limit
+        } else if command.repeat != nil {
+            // Load mode: a session the server never greets (a full listen backlog) is replaced
+            // after 30 s, not after RFC 5321's 5 minutes.
+            timeouts.greeting = Plan.loadGreetingTimeout
         }
         options = ClientOptions(host: server.host, port: port, tlsPolicy: policy,
                                 tls: TLSConfiguration(caFile: command.caFile, insecure: command.insecure, serverName: command.tlsName),
@@ -100,14 +107,19 @@ struct Plan: Sendable {
             } catch {
                 throw UsageError("cannot read the message: \(error)")
             }
+            builtInDomain = nil
         } else {
             let domain = command.helo.flatMap { $0.hasPrefix("[") ? nil : $0 } ?? "smtp-send.invalid"
             message = .builtIn(from: command.from, to: command.to, heloDomain: domain)
+            builtInDomain = domain
         }
         if command.insecure {
             writeAll(2, "smtp-send: warning: --insecure: the server certificate is not verified\n")
         }
     }
+
+    /// The greeting timeout in load mode without --timeout.
+    static let loadGreetingTimeout = Duration.seconds(30)
 
     /// SMTP_PASSWORD, or the first line of --password-file.
     static func password(file: String?) throws -> String {
@@ -126,9 +138,10 @@ struct Plan: Sendable {
 
     /// The message, as often as it is sent: each send reads the checked content afresh.
     func makeMessage() -> OutgoingMessage {
+        let source = builtInDomain.map { MessageSource.builtIn(from: sender, to: recipients, heloDomain: $0) } ?? message
         let envelope = Envelope(sender: sender, recipients: recipients.map { Recipient($0) },
-                                bodyType: message.isEightBit ? .eightBitMIME : .sevenBit)
-        return OutgoingMessage(envelope: envelope, content: message.content)
+                                bodyType: source.isEightBit ? .eightBitMIME : .sevenBit)
+        return OutgoingMessage(envelope: envelope, content: source.content)
     }
 
     func run() -> Int32 {

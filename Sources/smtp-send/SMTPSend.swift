@@ -109,7 +109,7 @@ struct SMTPSend: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Transcript on stderr: one \"C: \" / \"S: \" line per line, AUTH payloads redacted.")
     var verbose = false
 
-    @Option(name: .long, help: ArgumentHelp("Send the message N times (load mode), reusing sessions.", valueName: "N"))
+    @Option(name: .long, help: ArgumentHelp("Send the message N times (load mode), reusing sessions. A message the server did not take (4xx to MAIL, or a 421 or close before it) goes again on a new session; the greeting timeout is 30 s unless --timeout is given.", valueName: "N"))
     var `repeat`: Int?
 
     @Option(name: .long, help: ArgumentHelp("Spread --repeat over C concurrent sessions.", valueName: "C"))

@@ -36,36 +36,6 @@ final class Lock: @unchecked Sendable {
     }
 }
 
-/// Runs `body(0..<count)` on `count` threads and waits for all of them.
-func runOnThreads(_ count: Int, stackSize: Int = 1 << 20, _ body: @escaping @Sendable (Int) -> Void) {
-    final class Job: @unchecked Sendable {
-        let index: Int
-        let body: @Sendable (Int) -> Void
-        init(_ index: Int, _ body: @escaping @Sendable (Int) -> Void) { (self.index, self.body) = (index, body) }
-    }
-    var threads: [pthread_t] = []
-    var attributes = pthread_attr_t()
-    pthread_attr_init(&attributes)
-    pthread_attr_setstacksize(&attributes, stackSize)
-    defer { pthread_attr_destroy(&attributes) }
-    for index in 0..<count {
-        let job = Unmanaged.passRetained(Job(index, body)).toOpaque()
-        var thread = pthread_t()
-        let status = pthread_create(&thread, &attributes, { raw in
-            let job = Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue()
-            job.body(job.index)
-            return nil
-        }, job)
-        if status == 0 {
-            threads.append(thread)
-        } else {
-            // No thread: run this share here rather than lose it.
-            let job = Unmanaged<Job>.fromOpaque(job).takeRetainedValue()
-            job.body(job.index)
-        }
-    }
-    for thread in threads { pthread_join(thread, nil) }
-}
 
 /// `value` with exactly `decimals` digits after the point ("12.345"), rounded half up.
 func fixed(_ value: Double, decimals: Int) -> String {

@@ -1,0 +1,165 @@
+import Glibc
+import SMTPConnection
+import SMTPCore
+import SMTPTLS
+
+/// Sends a batch of messages over N blocking sessions, one thread each, all pulling from one
+/// `SendQueue`: the same rule as `UVBatchSender`. A message the server never took (refused at
+/// MAIL with a 4xx, or the connection ended before it) goes back to the queue and its session
+/// retires; the thread opens a new session and carries on. Replacing a session that delivered
+/// something is always allowed; one that delivered nothing (a server that never greets, refuses
+/// every connection or every message) is replaced at most twice per connection in all. `completion` runs once per
+/// message, on one thread at a time.
+public final class BlockingBatchSender {
+    private let options: ClientOptions
+    private let concurrency: Int
+    private let observer: SessionObserver?
+
+    /// `observer` sees the first session's events only (a transcript of one session, not of N
+    /// interleaved).
+    public init(options: ClientOptions, connections: Int, observer: SessionObserver? = nil) {
+        self.options = options
+        self.concurrency = max(1, connections)
+        self.observer = observer
+    }
+
+    /// Sends `count` messages made by `makeMessage(index)`. Throws only a caller's mistake, before
+    /// any I/O; everything else is in the outcomes and the summary.
+    public func run(count: Int, makeMessage: @escaping (Int) -> OutgoingMessage,
+                    completion: @escaping (Int, MessageOutcome) -> Void) throws(SMTPClientError) -> BatchSummary {
+        try options.validate()
+        _ = try options.makeTLSContext()
+        let shared = Shared(queue: SendQueue(count: count), fruitless: concurrency * 2, makeMessage: makeMessage,
+                            completion: completion)
+        let sessions = min(concurrency, max(1, count))
+        Threads.run(sessions) { [options, observer] thread in
+            var first = thread == 0
+            while shared.queue.waiting > 0 {
+                let session: BlockingSession
+                do {
+                    session = try BlockingSession(options: options, observer: first ? observer : nil)
+                } catch {
+                    return // checked above: cannot happen
+                }
+                first = false
+                shared.opened()
+                var retiring = false
+                var delivered = 0
+                session.send(pulling: {
+                    guard !retiring, let index = shared.queue.next() else { return nil }
+                    return (shared.message(index), { outcome in
+                        switch shared.queue.finish(index, with: outcome) {
+                        case .retry:
+                            retiring = true
+                            shared.retried()
+                        case .final:
+                            if outcome.deliveredCount > 0 { delivered += 1 }
+                            shared.complete(index, outcome)
+                        }
+                    })
+                })
+                session.close()
+                shared.ended(session.failure)
+                guard shared.queue.waiting > 0 else { return }
+                if delivered == 0, !shared.mayReplaceFruitlessly() { return }
+            }
+        }
+        for (index, outcome) in shared.queue.drain(makeMessage: shared.message,
+                                                   otherwise: .sessionEnded(shared.lastFailure ?? .connectionClosed(.connect))) {
+            shared.complete(index, outcome)
+        }
+        return shared.summary
+    }
+
+    /// What the threads share, behind one lock.
+    private final class Shared: @unchecked Sendable {
+        let queue: SendQueue
+        private var fruitless: Int
+        private let makeMessage: (Int) -> OutgoingMessage
+        private let completion: (Int, MessageOutcome) -> Void
+        private(set) var summary = BatchSummary()
+        private(set) var lastFailure: SMTPError?
+        private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+
+        init(queue: SendQueue, fruitless: Int, makeMessage: @escaping (Int) -> OutgoingMessage,
+             completion: @escaping (Int, MessageOutcome) -> Void) {
+            self.queue = queue
+            self.fruitless = fruitless
+            self.makeMessage = makeMessage
+            self.completion = completion
+            pthread_mutex_init(mutex, nil)
+        }
+
+        deinit {
+            pthread_mutex_destroy(mutex)
+            mutex.deallocate()
+        }
+
+        private func locked<T>(_ body: () -> T) -> T {
+            pthread_mutex_lock(mutex)
+            defer { pthread_mutex_unlock(mutex) }
+            return body()
+        }
+
+        func message(_ index: Int) -> OutgoingMessage { locked { makeMessage(index) } }
+        func opened() { locked { summary.connectionsOpened += 1 } }
+        func retried() { locked { summary.retried += 1 } }
+
+        func complete(_ index: Int, _ outcome: MessageOutcome) {
+            locked {
+                summary.count(outcome)
+                completion(index, outcome)
+            }
+        }
+
+        func ended(_ failure: SMTPError?) {
+            guard let failure else { return }
+            locked {
+                lastFailure = failure
+                summary.lastError = "\(failure)"
+                if case .transportFailed(let transport, .connect) = failure { summary.connectFailure = transport }
+            }
+        }
+
+        func mayReplaceFruitlessly() -> Bool {
+            locked {
+                guard fruitless > 0 else { return false }
+                fruitless -= 1
+                return true
+            }
+        }
+    }
+}
+
+/// Runs `body(0..<count)` on `count` threads and waits for all of them.
+enum Threads {
+    static func run(_ count: Int, stackSize: Int = 1 << 20, _ body: @escaping (Int) -> Void) {
+        final class Job: @unchecked Sendable {
+            let index: Int
+            let body: (Int) -> Void
+            init(_ index: Int, _ body: @escaping (Int) -> Void) { (self.index, self.body) = (index, body) }
+        }
+        var threads: [pthread_t] = []
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        pthread_attr_setstacksize(&attributes, stackSize)
+        defer { pthread_attr_destroy(&attributes) }
+        for index in 0..<count {
+            let job = Unmanaged.passRetained(Job(index, body)).toOpaque()
+            var thread = pthread_t()
+            let status = pthread_create(&thread, &attributes, { raw in
+                let job = Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue()
+                job.body(job.index)
+                return nil
+            }, job)
+            if status == 0 {
+                threads.append(thread)
+            } else {
+                // No thread: run this one here rather than lose it.
+                let job = Unmanaged<Job>.fromOpaque(job).takeRetainedValue()
+                job.body(job.index)
+            }
+        }
+        for thread in threads { pthread_join(thread, nil) }
+    }
+}
