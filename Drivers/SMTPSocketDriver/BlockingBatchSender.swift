@@ -13,11 +13,14 @@ import SMTPTLS
 public final class BlockingBatchSender {
     private let options: ClientOptions
     private let concurrency: Int
+    private let maxAttempts: Int
     private let observer: SessionObserver?
 
     /// `observer` sees the first session's events only (a transcript of one session, not of N
     /// interleaved).
-    public init(options: ClientOptions, connections: Int, observer: SessionObserver? = nil) {
+    /// `maxAttempts`: how often a message the server never took is sent (1: never again).
+    public init(options: ClientOptions, connections: Int, maxAttempts: Int = 5, observer: SessionObserver? = nil) {
+        self.maxAttempts = maxAttempts
         self.options = options
         self.concurrency = max(1, connections)
         self.observer = observer
@@ -29,7 +32,7 @@ public final class BlockingBatchSender {
                     completion: @escaping (Int, MessageOutcome) -> Void) throws(SMTPClientError) -> BatchSummary {
         try options.validate()
         _ = try options.makeTLSContext()
-        let shared = Shared(queue: SendQueue(count: count), fruitless: concurrency * 2, makeMessage: makeMessage,
+        let shared = Shared(queue: SendQueue(count: count, maxAttempts: maxAttempts), fruitless: concurrency * 2, makeMessage: makeMessage,
                             completion: completion)
         let sessions = min(concurrency, max(1, count))
         Threads.run(sessions) { [options, observer] thread in

@@ -20,9 +20,13 @@ public final class UVBatchSender {
 
     private let options: ClientOptions
     private let concurrency: Int
+    private let maxAttempts: Int
     private let observer: SessionObserver?
 
-    public init(options: ClientOptions, connections: Int, observer: SessionObserver? = nil) {
+    /// `maxAttempts`: how often a message the server never took is sent (1: never again, every
+    /// outcome is final, as with `SMTPClient.send`).
+    public init(options: ClientOptions, connections: Int, maxAttempts: Int = 5, observer: SessionObserver? = nil) {
+        self.maxAttempts = maxAttempts
         self.options = options
         self.concurrency = max(1, connections)
         self.observer = observer
@@ -58,7 +62,7 @@ public final class UVBatchSender {
         uv_loop_init(loop)
         defer { loop.deallocate() }
 
-        let queue = SendQueue(count: count)
+        let queue = SendQueue(count: count, maxAttempts: maxAttempts)
         var live: [ObjectIdentifier: UVConnection] = [:]
         var lastFailure: SMTPError?
         // Replacing a session that made progress is always right (a per-connection limit, a

@@ -16,7 +16,8 @@ struct SingleRun {
             case .socket:
                 outcome = try SMTPClient.send(message, options: plan.options, observer: output.observer(announce: true))
             case .uv:
-                let sender = UVBatchSender(options: plan.options, connections: 1, observer: output.observer(announce: true))
+                // One message, one session, one attempt: the same report as the socket driver's.
+                let sender = UVBatchSender(options: plan.options, connections: 1, maxAttempts: 1, observer: output.observer(announce: true))
                 var result: MessageOutcome?
                 _ = try sender.run(count: 1, makeMessage: { _ in message }, completion: { result = $1 })
                 outcome = result!

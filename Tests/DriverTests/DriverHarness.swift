@@ -59,7 +59,8 @@ func deliver(_ messages: [OutgoingMessage], options: ClientOptions, via driver: 
             result.setupError = error
         }
     case .uv:
-        let sender = UVBatchSender(options: options, connections: 1, observer: observer)
+        // One session and one attempt per message, as BlockingSession does.
+        let sender = UVBatchSender(options: options, connections: 1, maxAttempts: 1, observer: observer)
         do {
             result.reports = try sender.send(messages)
         } catch {
