@@ -6,8 +6,15 @@ package struct ResolvedAddress: Sendable, CustomStringConvertible {
     package var storage: sockaddr_storage
     package var length: socklen_t
 
-    /// "192.0.2.1:25" or "[2001:db8::1]:25".
+    /// "192.0.2.1:25", "[2001:db8::1]:25", or "unix:/path".
     package var description: String {
+        if family == AF_UNIX {
+            var copy = storage
+            let path = withUnsafeBytes(of: &copy) { raw in
+                String(decoding: raw[2...].prefix { $0 != 0 }, as: UTF8.self)
+            }
+            return "unix:\(path)"
+        }
         let host = Self.numericHost(storage, length)
         var copy = storage
         let port: UInt16 = withUnsafeBytes(of: &copy) { raw in
@@ -37,6 +44,30 @@ package struct ResolutionError: Error, Hashable, Sendable, CustomStringConvertib
 
 /// Name resolution with getaddrinfo: IPv4 and IPv6, in the resolver's preferred order.
 package enum AddressResolver {
+    /// The address of a Unix-domain socket (LMTP servers listen on one).
+    package static func unixSocket(_ path: String) throws(ResolutionError) -> ResolvedAddress {
+        var address = sockaddr_un()
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        let bytes = Array(path.utf8)
+        guard !bytes.isEmpty, bytes.count < capacity, !bytes.contains(0) else {
+            throw ResolutionError(message: "invalid Unix socket path \(path) (1 to \(capacity - 1) octets)")
+        }
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        var storage = sockaddr_storage()
+        withUnsafeMutableBytes(of: &storage) { target in
+            withUnsafeBytes(of: &address) { target.copyMemory(from: $0) }
+        }
+        return ResolvedAddress(family: AF_UNIX, storage: storage,
+                               length: socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + 1))
+    }
+
+    /// Where to connect for `options`: its Unix socket, or its host's addresses.
+    package static func resolve(_ options: ClientOptions) throws(ResolutionError) -> [ResolvedAddress] {
+        if let path = options.unixSocketPath { return [try unixSocket(path)] }
+        return try resolve(host: options.host, port: options.port)
+    }
+
     package static func resolve(host: String, port: UInt16) throws(ResolutionError) -> [ResolvedAddress] {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
@@ -84,7 +115,8 @@ package enum AddressResolver {
 package enum LocalName {
     package static func heloName(localAddress: sockaddr_storage?, length: socklen_t) -> String {
         if let name = qualifiedHostName { return name }
-        guard let localAddress else { return "[127.0.0.1]" }
+        // A Unix socket has no address to name: the loopback literal stands in.
+        guard let localAddress, Int32(localAddress.ss_family) != AF_UNIX else { return "[127.0.0.1]" }
         let text = ResolvedAddress.numericHost(localAddress, length)
         return Int32(localAddress.ss_family) == AF_INET6 ? "[IPv6:\(text.split(separator: "%").first ?? "")]" : "[\(text)]"
     }

@@ -5,6 +5,9 @@ import SMTPTLS
 public struct ClientOptions: Sendable {
     public var host: String
     public var port: UInt16
+    /// Connect to this Unix-domain socket instead of `host`:`port` (an LMTP server's socket).
+    /// The blocking socket driver supports it; the libuv driver refuses it before any I/O.
+    public var unixSocketPath: String?
     public var tlsPolicy: TLSPolicy
     public var tls: TLSConfiguration
     /// nil: this machine's FQDN, or an address literal of the local end of the connection.

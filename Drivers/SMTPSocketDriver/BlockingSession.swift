@@ -32,7 +32,7 @@ public final class BlockingSession {
         let tlsContext = try options.makeTLSContext()
         let addresses: [ResolvedAddress]
         do {
-            addresses = try AddressResolver.resolve(host: options.host, port: options.port)
+            addresses = try AddressResolver.resolve(options)
         } catch {
             connectFailure = .couldNotConnect(.resolution(error.message))
             return

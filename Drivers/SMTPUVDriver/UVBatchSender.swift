@@ -38,6 +38,9 @@ public final class UVBatchSender {
     public func run(count: Int, makeMessage: @escaping (Int) -> OutgoingMessage,
                     completion: @escaping (Int, MessageOutcome) -> Void) throws(SMTPClientError) -> Summary {
         try options.validate()
+        if options.unixSocketPath != nil {
+            throw .invalidOptions(.invalidParameter("the libuv driver connects over TCP only (a Unix socket needs the socket driver)"))
+        }
         let tlsContext = try options.makeTLSContext()
         var summary = Summary()
         let addresses: [ResolvedAddress]

@@ -18,8 +18,16 @@ struct Plan: Sendable {
     let displayServer: String
 
     init(command: SMTPSend) throws {
-        guard let server = ServerAddress(command.server) else {
-            throw UsageError("invalid SERVER \"\(SMTPReply.printable(command.server))\": expected host, host:port, [v6addr] or [v6addr]:port")
+        var unixSocket: String?
+        if command.server.hasPrefix("unix:") {
+            guard command.lmtp else { throw UsageError("SERVER unix:PATH needs --lmtp") }
+            guard command.driver == .socket else { throw UsageError("SERVER unix:PATH needs --driver socket") }
+            let path = String(command.server.dropFirst(5))
+            guard path.hasPrefix("/"), !path.contains("\0") else { throw UsageError("unix:PATH needs an absolute path") }
+            unixSocket = path
+        }
+        guard let server = unixSocket != nil ? ServerAddress("localhost") : ServerAddress(command.server) else {
+            throw UsageError("invalid SERVER \"\(SMTPReply.printable(command.server))\": expected host, host:port, [v6addr], [v6addr]:port or (with --lmtp) unix:/path")
         }
         if let problem = MailboxSyntax.problem(with: command.from, asRecipient: false) {
             throw UsageError("invalid FROM address \"\(SMTPReply.printable(command.from))\": \(problem)")
@@ -53,7 +61,7 @@ struct Plan: Sendable {
         case .implicit: .implicit
         case .off: .off
         }
-        let port = server.port ?? (policy == .implicit ? 465 : 25)
+        let port = server.port ?? (command.lmtp ? 24 : (policy == .implicit ? 465 : 25))
         var authentication: AuthenticationOptions?
         if let user = command.user {
             let password = try Plan.password(file: command.passwordFile)
@@ -88,17 +96,19 @@ struct Plan: Sendable {
             // after 30 s, not after RFC 5321's 5 minutes.
             timeouts.greeting = Plan.loadGreetingTimeout
         }
-        options = ClientOptions(host: server.host, port: port, tlsPolicy: policy,
-                                tls: TLSConfiguration(caFile: command.caFile, insecure: command.insecure, serverName: command.tlsName),
-                                heloName: command.helo, authentication: authentication, timeouts: timeouts,
-                                connectTimeout: connectTimeout, transcript: command.verbose)
+        var options = ClientOptions(host: server.host, port: port, tlsPolicy: policy,
+                                    tls: TLSConfiguration(caFile: command.caFile, insecure: command.insecure, serverName: command.tlsName),
+                                    heloName: command.helo, authentication: authentication, dialect: command.lmtp ? .lmtp : .smtp,
+                                    timeouts: timeouts, connectTimeout: connectTimeout, transcript: command.verbose)
+        options.unixSocketPath = unixSocket
+        self.options = options
         sender = command.from
         recipients = command.to
         driver = command.driver
         repeatCount = command.repeat
         connections = command.connections ?? 1
         verbose = command.verbose
-        displayServer = server.host.contains(":") ? "[\(server.host)]:\(port)" : "\(server.host):\(port)"
+        displayServer = unixSocket.map { "unix:\($0)" } ?? (server.host.contains(":") ? "[\(server.host)]:\(port)" : "\(server.host):\(port)")
 
         if let limit = command.maxSize, limit < 1 { throw UsageError("--max-size must be at least 1") }
         if let path = command.data {
