@@ -59,6 +59,9 @@ final class Output: @unchecked Sendable {
                     }
                 case .data(let count): error("C: <message data: \(count) octets>")
                 }
+            case .sessionFailed(let failure):
+                // The transcript says why it stops (a certificate refused, a timeout, a violation).
+                if verbose { error("-- session failed: \(SMTPReply.printable("\(failure)")) --") }
             default:
                 break
             }
