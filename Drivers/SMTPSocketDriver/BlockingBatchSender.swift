@@ -35,7 +35,7 @@ public final class BlockingBatchSender {
         let shared = Shared(queue: SendQueue(count: count, maxAttempts: maxAttempts), fruitless: concurrency * 2, makeMessage: makeMessage,
                             completion: completion)
         let sessions = min(concurrency, max(1, count))
-        Threads.run(sessions) { [options, observer] thread in
+        Threads.run(sessions) { [options, observer, maxAttempts] thread in
             var first = thread == 0
             while shared.queue.waiting > 0 {
                 let session: BlockingSession
@@ -64,7 +64,7 @@ public final class BlockingBatchSender {
                 session.close()
                 shared.ended(session.failure)
                 guard shared.queue.waiting > 0 else { return }
-                if delivered == 0, !shared.mayReplaceFruitlessly() { return }
+                if delivered == 0, maxAttempts == 1 || !shared.mayReplaceFruitlessly() { return }
             }
         }
         for (index, outcome) in shared.queue.drain(makeMessage: shared.message,

@@ -113,7 +113,8 @@ public final class UVBatchSender {
             if connection.deliveredMessages > 0 {
                 open()
             } else if fruitlessReplacementsLeft > 0, connection.retiring || connection.startedMessages > 0
-                        || connection.connection?.failure == .timeout(.greeting) {
+                        || (self.maxAttempts > 1 && connection.connection?.failure == .timeout(.greeting)) {
+                // (A session never greeted is replaced only where messages may be tried again.)
                 fruitlessReplacementsLeft -= 1
                 open()
             } else if live.isEmpty {
