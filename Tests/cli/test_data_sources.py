@@ -1,0 +1,219 @@
+"""Where `--data` comes from (issue 11, points 3 and 4).
+
+Point 3: the octets checked before connecting are the octets sent, every time the message is
+sent, whatever `--data` names: a regular file, standard input, a pipe, a FIFO or `<(cmd)`. A
+file that changes between the check and the send fails its message.
+
+Point 4: anything that is not a regular file is spooled to a file that is unlinked as soon as it
+is created (nothing is left in $TMPDIR while reading, after an error or after Ctrl-C), bounded
+by `--max-size` (and a server's SIZE), with a clear error.
+
+Messages go to the rig's aiosmtpd, which stores each one byte for byte (after removing the SMTP
+transparency); a stored message is found by its X-Test-Marker header, its first line.
+"""
+
+import os
+import pathlib
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import RIG, Run, binary
+from scripted_server import ScriptedServer, expect, handler, send, silence
+
+SENT = ["Negotiating TLS....", "Using TLS connection.", "Message successfully sent to 1 recipient(s)"]
+USAGE = "usage: smtp-send [OPTIONS] SERVER FROM TO [TO ...]   (smtp-send --help for details)"
+
+
+def message(tag, size=200 * 1024):
+    """A message of at least `size` octets, CRLF line ends (so the server stores it unchanged),
+    every seventh line starting with a dot; its first line is a unique X-Test-Marker header."""
+    marker = f"X-Test-Marker: {tag}-{os.urandom(6).hex()}"
+    lines = [marker, "Subject: data source", ""]
+    number = 0
+    while sum(len(line) + 2 for line in lines) < size:
+        lead = "." if number % 7 == 0 else ""
+        lines.append(f"{lead}{number:06d} " + "x" * 63)
+        number += 1
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def stored(body):
+    """Every message aiosmtpd stored that starts with the marker line of `body`."""
+    marker = body.split(b"\r\n", 1)[0] + b"\r\n"
+    spool = pathlib.Path(RIG["RIG_AIOSMTPD_SPOOL"])
+    return [data for data in (p.read_bytes() for p in sorted(spool.glob("*.eml"))) if data.startswith(marker)]
+
+
+def to_aiosmtpd(driver):
+    """Options and arguments for one message to aiosmtpd (STARTTLS and AUTH required)."""
+    return ["--driver", driver, "--tls", "required", "--ca-file", RIG["RIG_CA_FILE"], "--user", RIG["RIG_SASL_USER"],
+            f"127.0.0.1:{RIG['RIG_AIOSMTPD_PORT']}", "a@example.org", "b@example.net"]
+
+
+def environment(**extra):
+    env = dict(os.environ)
+    env["SMTP_PASSWORD"] = RIG.get("RIG_SASL_PASSWORD", "")
+    env.update(extra)
+    return env
+
+
+def finished(completed, started):
+    completed.stdout = completed.stdout.decode(errors="replace")
+    completed.stderr = completed.stderr.decode(errors="replace")
+    return Run(completed, time.monotonic() - started)
+
+
+def run(argv, stdin=b"", env=None, timeout=60):
+    """Runs `argv` (bytes on its standard input) and returns what smtp-send did."""
+    started = time.monotonic()
+    completed = subprocess.run(argv, input=stdin, capture_output=True, env=env or environment(), timeout=timeout)
+    return finished(completed, started)
+
+
+def in_bash(script, *args, env=None):
+    """Runs a bash script with $1 the smtp-send binary and $2... `args`."""
+    return run(["bash", "-c", script, "bash", binary(), *args], env=env)
+
+
+def unreachable_port():
+    import socket
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return port
+
+
+# Point 3: the bytes checked are the bytes sent ----------------------------------------------------
+
+def test_data_from_a_pipe_over_64_kib_is_sent_whole(rig, driver, tmp_path):
+    body = message(f"pipe-{driver}")
+    source = tmp_path / "message.eml"
+    source.write_bytes(body)
+    done = in_bash('smtp=$1; file=$2; shift 2; cat "$file" | "$smtp" --data /dev/stdin "$@"',
+                   str(source), *to_aiosmtpd(driver))
+    assert (done.status, done.lines) == (0, SENT), done
+    assert stored(body) == [body]
+
+
+def test_data_from_a_fifo_over_64_kib_is_sent_whole(rig, driver, tmp_path):
+    body = message(f"fifo-{driver}")
+    fifo = tmp_path / "message.fifo"
+    os.mkfifo(fifo)
+
+    def writer():
+        with open(fifo, "wb") as f:
+            f.write(body)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    done = run([binary(), "--data", str(fifo), *to_aiosmtpd(driver)], timeout=30)
+    thread.join(5)
+    assert not thread.is_alive()
+    assert (done.status, done.lines) == (0, SENT), done
+    assert stored(body) == [body]
+
+
+def test_data_from_process_substitution_over_64_kib_is_sent_whole(rig, driver, tmp_path):
+    body = message(f"procsub-{driver}")
+    source = tmp_path / "message.eml"
+    source.write_bytes(body)
+    done = in_bash('smtp=$1; file=$2; shift 2; "$smtp" --data <(cat "$file") "$@"', str(source), *to_aiosmtpd(driver))
+    assert (done.status, done.lines) == (0, SENT), done
+    assert stored(body) == [body]
+
+
+def test_data_from_stdin_over_64_kib_is_sent_whole(rig, driver):
+    body = message(f"stdin-{driver}")
+    done = run([binary(), "--data", "-", *to_aiosmtpd(driver)], stdin=body)
+    assert (done.status, done.lines) == (0, SENT), done
+    assert stored(body) == [body]
+
+
+def test_repeat_with_piped_data_sends_three_whole_copies(rig, driver, tmp_path):
+    body = message(f"repeat-{driver}")
+    source = tmp_path / "message.eml"
+    source.write_bytes(body)
+    done = in_bash('smtp=$1; file=$2; shift 2; cat "$file" | "$smtp" --repeat 3 --data /dev/stdin "$@"',
+                   str(source), *to_aiosmtpd(driver))
+    assert done.status == 0, done
+    assert done.lines[-1].startswith("Sent 3 messages in ") and done.lines[-1].endswith(", 0 failed"), done
+    assert stored(body) == [body, body, body]
+
+
+def change_at_mail(path, change):
+    """A server that changes `path` when MAIL arrives, then accepts everything up to 354."""
+    def script(server):
+        server.send("220 mx ESMTP\r\n")
+        if not server.line().upper().startswith("EHLO"):
+            return False
+        server.send("250 mx\r\n")
+        if not server.line().upper().startswith("MAIL FROM:"):
+            return False
+        change(path)
+        server.send("250 2.1.0 ok\r\n")
+        if not server.line().upper().startswith("RCPT TO:"):
+            return False
+        server.send("250 2.1.5 ok\r\n")
+        if server.line().upper() != "DATA":
+            return False
+        server.send("354 go ahead\r\n")
+        return True
+    return ScriptedServer([handler(script), silence(10)])
+
+
+def grow(path):
+    with open(path, "ab") as f:
+        f.write(b"appended after the check\r\n")
+
+
+def rewrite(path):
+    """Same size, other octets, a later modification time."""
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b"Subject: data source", b"Subject: DATA SOURCE"))
+    stamp = os.stat(path).st_mtime_ns + 1_000_000_000
+    os.utime(path, ns=(stamp, stamp))
+
+
+def shrink(path):
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+
+
+@pytest.mark.parametrize("change", [grow, rewrite, shrink], ids=["grows", "rewritten", "shrinks"])
+def test_file_changed_after_the_check_fails_its_message(driver, tmp_path, change):
+    body = message(f"changed-{driver}")
+    source = tmp_path / "message.eml"
+    source.write_bytes(body)
+    server = change_at_mail(source, change)
+    done = run([binary(), "--driver", driver, "--tls", "off", "--timeout", "5", "--helo", "client.example", "--data", str(source),
+                f"127.0.0.1:{server.port}", "a@example.org", "b@example.net"])
+    record = server.finish()
+    assert (done.status, done.lines) == (1, [" *** Your message may not have been sent!",
+                                             f"message content failed: {source} changed after it was checked"]), done
+    assert record.commands == ["EHLO client.example", "MAIL FROM:<a@example.org>",
+                               "RCPT TO:<b@example.net>", "DATA"], record
+    # Nothing of the message went out, so no complete message either.
+    after_354 = [offset for (_, data, offset) in record.sends if data.startswith(b"354")][0]
+    assert record.received_after(after_354) == b"", record
+    assert not record.errors, record
+
+
+def test_message_over_the_servers_size_is_refused_before_mail(driver, tmp_path):
+    source = tmp_path / "message.eml"
+    source.write_bytes(b"Subject: big\r\n\r\n" + (b"y" * 98 + b"\r\n") * 50 + b"end\r\n")
+    assert 5000 < os.path.getsize(source) < 5100
+    size = os.path.getsize(source)
+    server = ScriptedServer([send("220 mx ESMTP\r\n"), expect("EHLO "), send("250-mx\r\n250 SIZE 1000\r\n"),
+                             expect("QUIT"), send("221 bye\r\n")])
+    done = run([binary(), "--driver", driver, "--tls", "off", "--timeout", "5", "--helo", "client.example", "--data", str(source),
+                f"127.0.0.1:{server.port}", "a@example.org", "b@example.net"])
+    record = server.finish()
+    assert (done.status, done.lines) == (1, [" *** Your message may not have been sent!",
+                                             f"message of {size} bytes exceeds the server's SIZE limit of 1000"]), done
+    assert record.commands == ["EHLO client.example", "QUIT"], record
+    assert not record.errors, record
