@@ -217,3 +217,163 @@ def test_message_over_the_servers_size_is_refused_before_mail(driver, tmp_path):
                                              f"message of {size} bytes exceeds the server's SIZE limit of 1000"]), done
     assert record.commands == ["EHLO client.example", "QUIT"], record
     assert not record.errors, record
+
+
+# Point 4: the spool is unlinked at once and bounded -------------------------------------------------
+
+def spool_in(pid, directory, at_least):
+    """Waits (bounded) until process `pid` holds a file from `directory` named like a spool file
+    with at least `at_least` octets in it, and returns what /proc says the descriptor points to."""
+    prefix = f"{directory}/smtp-send."
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for name in os.listdir(f"/proc/{pid}/fd"):
+            link = f"/proc/{pid}/fd/{name}"
+            try:
+                target = os.readlink(link)
+                if target.startswith(prefix) and os.stat(link).st_size >= at_least:
+                    return target
+            except FileNotFoundError:
+                continue
+        time.sleep(0.01)
+    pytest.fail(f"smtp-send (pid {pid}) never held a spool file in {directory} with {at_least} octets")
+
+
+def smtp_send_reading_stdin(args, tmpdir):
+    return subprocess.Popen([binary(), "--data", "-", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=environment(TMPDIR=str(tmpdir)))
+
+
+def wait_for_spool(process, tmpdir, written):
+    """The spool file holds `written` octets and is already unlinked: nothing in $TMPDIR."""
+    target = spool_in(process.pid, tmpdir, written)
+    assert target.endswith(" (deleted)"), target
+    assert os.listdir(tmpdir) == []
+
+
+def test_nothing_is_left_in_tmpdir_after_refused_content(driver, tmp_path):
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    server = ScriptedServer([send("220 mx ESMTP\r\n")], accept_timeout=5)
+    done = run([binary(), "--driver", driver, "--data", "-", f"127.0.0.1:{server.port}", "a@example.org", "b@example.net"],
+               stdin=b"Subject: nul\r\n\r\n" + (b"n" * 70 + b"\r\n") * 1000 + b"bad \x00 byte\r\n", env=environment(TMPDIR=str(tmpdir)))
+    assert (done.status, done.stdout) == (2, ""), done
+    assert done.stderr == ("smtp-send: cannot read the message: the message has a NUL byte (line 1003): it cannot be sent as text\n"
+                           f"{USAGE}\n"), done
+    assert not server.stop().connected
+    assert os.listdir(tmpdir) == []
+
+
+def interrupt(process):
+    """Ctrl-C: smtp-send dies of SIGINT (it has no handler to clean up after)."""
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=10)
+    for pipe in (process.stdin, process.stdout, process.stderr):
+        if pipe and not pipe.closed:
+            pipe.close()
+    assert process.returncode == -signal.SIGINT
+
+
+def test_spool_is_unlinked_while_stdin_is_still_being_read(rig, driver, tmp_path):
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    body = message(f"spool-{driver}")
+    process = smtp_send_reading_stdin(to_aiosmtpd(driver), tmpdir)
+    process.stdin.write(body[:100_000])
+    process.stdin.flush()
+    wait_for_spool(process, tmpdir, 100_000)
+    stdout, stderr = process.communicate(body[100_000:], timeout=60)
+    assert (process.returncode, stdout.decode().splitlines()) == (0, SENT), stderr
+    assert stored(body) == [body]
+    assert os.listdir(tmpdir) == []
+
+
+def test_nothing_is_left_in_tmpdir_after_a_connection_error(driver, tmp_path):
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    port = unreachable_port()
+    done = run([binary(), "--driver", driver, "--data", "-", f"127.0.0.1:{port}", "a@example.org", "b@example.net"],
+               stdin=message("unreachable"), env=environment(TMPDIR=str(tmpdir)))
+    assert (done.status, done.lines) == (1, [" *** Your message may not have been sent!",
+                                             f"cannot connect to 127.0.0.1:{port}: connection refused"]), done
+    assert os.listdir(tmpdir) == []
+
+
+def test_nothing_is_left_in_tmpdir_after_sigint_while_reading_stdin(driver, tmp_path):
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    server = ScriptedServer([send("220 mx ESMTP\r\n")], accept_timeout=5)
+    process = smtp_send_reading_stdin(["--driver", driver, "--tls", "off", f"127.0.0.1:{server.port}",
+                                       "a@example.org", "b@example.net"], tmpdir)
+    process.stdin.write(b"Subject: interrupted\r\n\r\n" + b"z" * 70_000)
+    process.stdin.flush()
+    wait_for_spool(process, tmpdir, 70_000)
+    interrupt(process)
+    assert os.listdir(tmpdir) == []
+    assert not server.stop().connected
+
+
+def test_nothing_is_left_in_tmpdir_after_sigint_while_waiting_for_the_server(driver, tmp_path):
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    server = ScriptedServer([send("220 mx ESMTP\r\n"), expect("EHLO"), silence(30)])
+    process = smtp_send_reading_stdin(["--driver", driver, "--tls", "off", f"127.0.0.1:{server.port}",
+                                       "a@example.org", "b@example.net"], tmpdir)
+    process.stdin.write(message("waiting"))
+    process.stdin.close()
+    deadline = time.monotonic() + 10
+    while not server.record.commands and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.record.commands and server.record.commands[0].startswith("EHLO "), server.record
+    # The spool is held open (the message is still to be sent) but already gone from $TMPDIR.
+    wait_for_spool(process, tmpdir, 1)
+    interrupt(process)
+    assert os.listdir(tmpdir) == []
+    server.finish()
+
+
+@pytest.mark.parametrize("data, label", [("-", "standard input"), ("/dev/stdin", "/dev/stdin")])
+def test_stdin_over_max_size_is_refused_before_connecting(driver, tmp_path, data, label):
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    server = ScriptedServer([send("220 mx ESMTP\r\n")], accept_timeout=5)
+    done = run([binary(), "--driver", driver, "--max-size", "1000", "--data", data, f"127.0.0.1:{server.port}",
+                "a@example.org", "b@example.net"], stdin=b"Subject: big\r\n\r\n" + b"q" * 2000 + b"\r\n",
+               env=environment(TMPDIR=str(tmpdir)))
+    assert done.status == 2, done
+    assert done.stdout == "", done
+    assert done.stderr == f"smtp-send: cannot read the message: {label} is larger than --max-size 1000 octets\n{USAGE}\n", done
+    assert not server.stop().connected
+    assert os.listdir(tmpdir) == []
+
+
+def test_stdin_of_exactly_max_size_is_sent(rig, driver):
+    head = message(f"exact-{driver}", size=0)
+    body = head + b"p" * (1000 - len(head) - 2) + b"\r\n"
+    assert len(body) == 1000
+    done = run([binary(), "--max-size", "1000", "--data", "-", *to_aiosmtpd(driver)], stdin=body)
+    assert (done.status, done.lines) == (0, SENT), done
+    assert stored(body) == [body]
+
+
+@pytest.mark.parametrize("value, error", [
+    ("0", "--max-size must be at least 1"),
+    ("-1", "--max-size must be at least 1"),
+    ("abc", "The value 'abc' is invalid for '--max-size <OCTETS>'"),
+    ("", "Missing value for '--max-size <OCTETS>'"),
+    ("1e3", "The value '1e3' is invalid for '--max-size <OCTETS>'"),
+    ("99999999999999999999", "The value '99999999999999999999' is invalid for '--max-size <OCTETS>'"),
+])
+def test_bad_max_size_is_a_usage_error(value, error):
+    server = ScriptedServer([send("220 mx ESMTP\r\n")], accept_timeout=5)
+    done = run([binary(), f"--max-size={value}", "--data", "-", f"127.0.0.1:{server.port}", "a@example.org",
+                "b@example.net"], stdin=b"Subject: small\r\n\r\nhello\r\n")
+    assert (done.status, done.stdout, done.stderr) == (2, "", f"smtp-send: {error}\n{USAGE}\n"), done
+    assert not server.stop().connected
+
+
+def test_help_documents_max_size_and_its_default():
+    done = run([binary(), "--help"])
+    assert done.status == 0, done
+    entry = " ".join(done.stdout.split("--max-size <OCTETS>", 1)[1].split("\n  --", 1)[0].split())
+    assert "104857600" in entry and "SIZE" in entry, entry
