@@ -14,6 +14,7 @@ transparency); a stored message is found by its X-Test-Marker header, its first 
 
 import os
 import pathlib
+import resource
 import signal
 import subprocess
 import threading
@@ -262,6 +263,41 @@ def test_nothing_is_left_in_tmpdir_after_refused_content(driver, tmp_path):
                            f"{USAGE}\n"), done
     assert not server.stop().connected
     assert os.listdir(tmpdir) == []
+
+
+def no_larger_files_than(octets):
+    """For preexec_fn: writes past `octets` fail with EFBIG (a full disk, as the spool sees it)."""
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (octets, octets))
+    return limit
+
+
+def test_a_spool_that_cannot_be_written_is_a_clear_error_before_connecting(driver, tmp_path):
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    server = ScriptedServer([send("220 mx ESMTP\r\n")], accept_timeout=5)
+    started = time.monotonic()
+    completed = subprocess.run([binary(), "--driver", driver, "--data", "-", f"127.0.0.1:{server.port}", "a@example.org",
+                                "b@example.net"], input=message("full", size=150_000), capture_output=True,
+                               env=environment(TMPDIR=str(tmpdir)), preexec_fn=no_larger_files_than(100_000), timeout=30)
+    done = finished(completed, started)
+    assert (done.status, done.stdout) == (2, ""), done
+    assert done.stderr == (f"smtp-send: cannot read the message: cannot spool standard input in {tmpdir}: file too large\n"
+                           f"{USAGE}\n"), done
+    assert not server.stop().connected
+    assert os.listdir(tmpdir) == []
+
+
+def test_a_missing_tmpdir_is_a_clear_error_before_connecting(driver, tmp_path):
+    server = ScriptedServer([send("220 mx ESMTP\r\n")], accept_timeout=5)
+    missing = tmp_path / "missing"
+    done = run([binary(), "--driver", driver, "--data", "-", f"127.0.0.1:{server.port}", "a@example.org", "b@example.net"],
+               stdin=b"Subject: small\r\n\r\nhello\r\n", env=environment(TMPDIR=str(missing)))
+    assert (done.status, done.stdout) == (2, ""), done
+    assert done.stderr == (f"smtp-send: cannot read the message: cannot create a spool file in {missing} for standard input: "
+                           f"no such file or directory\n{USAGE}\n"), done
+    assert not server.stop().connected
 
 
 def interrupt(process):
