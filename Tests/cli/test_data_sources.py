@@ -34,10 +34,11 @@ def message(tag, size=200 * 1024):
     every seventh line starting with a dot; its first line is a unique X-Test-Marker header."""
     marker = f"X-Test-Marker: {tag}-{os.urandom(6).hex()}"
     lines = [marker, "Subject: data source", ""]
-    number = 0
-    while sum(len(line) + 2 for line in lines) < size:
+    number, total = 0, sum(len(line) + 2 for line in lines)
+    while total < size:
         lead = "." if number % 7 == 0 else ""
         lines.append(f"{lead}{number:06d} " + "x" * 63)
+        total += len(lines[-1]) + 2
         number += 1
     return ("\r\n".join(lines) + "\r\n").encode()
 
@@ -180,6 +181,16 @@ def rewrite(path):
     os.utime(path, ns=(stamp, stamp))
 
 
+def overwrite_in_place(path):
+    """Same size, ten octets near the end replaced without truncating, a later modification time."""
+    data = path.read_bytes()
+    with open(path, "r+b") as f:
+        f.seek(data.rindex(b"x" * 10))
+        f.write(b"X" * 10)
+    stamp = os.stat(path).st_mtime_ns + 1_000_000_000
+    os.utime(path, ns=(stamp, stamp))
+
+
 def shrink(path):
     data = path.read_bytes()
     path.write_bytes(data[:len(data) // 2])
@@ -202,6 +213,43 @@ def test_file_changed_after_the_check_fails_its_message(driver, tmp_path, change
     after_354 = [offset for (_, data, offset) in record.sends if data.startswith(b"354")][0]
     assert record.received_after(after_354) == b"", record
     assert not record.errors, record
+
+
+def change_in_mid_data(path, change):
+    """A server that accepts up to 354, changes `path` once the first octet of data arrived, then
+    reads whatever comes until the client closes."""
+    def script(server):
+        server.send("220 mx ESMTP\r\n")
+        for command, reply in [("EHLO", "250 mx"), ("MAIL FROM:", "250 2.1.0 ok"), ("RCPT TO:", "250 2.1.5 ok"),
+                               ("DATA", "354 go ahead")]:
+            if not server.line().upper().startswith(command):
+                return False
+            server.send(reply + "\r\n")
+        if server.take(1) is None:
+            return False
+        change(path)
+        return True
+    return ScriptedServer([handler(script), silence(30)])
+
+
+@pytest.mark.parametrize("change", [grow, overwrite_in_place, shrink], ids=["grows", "overwritten", "shrinks"])
+def test_file_changed_while_it_is_sent_never_gets_its_final_dot(driver, tmp_path, change):
+    # Far more than loopback socket buffers hold, so most of it is still unread when it changes.
+    body = message(f"mid-data-{driver}", size=48 * 1024 * 1024)
+    source = tmp_path / "message.eml"
+    source.write_bytes(body)
+    server = change_in_mid_data(source, change)
+    done = run([binary(), "--driver", driver, "--tls", "off", "--timeout", "10", "--helo", "client.example",
+                "--data", str(source), f"127.0.0.1:{server.port}", "a@example.org", "b@example.net"])
+    record = server.finish()
+    assert (done.status, done.lines) == (1, [" *** Your message may not have been sent!",
+                                             f"message content failed: {source} changed after it was checked"]), done
+    assert record.commands == ["EHLO client.example", "MAIL FROM:<a@example.org>", "RCPT TO:<b@example.net>", "DATA"]
+    after_354 = [offset for (_, data, offset) in record.sends if data.startswith(b"354")][0]
+    sent = record.received_after(after_354)
+    # Dot-stuffing means CRLF.CRLF can only be the end of the data: it never went out.
+    assert sent and b"\r\n.\r\n" not in sent and len(sent) <= len(body), (len(sent), sent[-40:])
+    assert record.client_closed and not record.errors, record
 
 
 def test_message_over_the_servers_size_is_refused_before_mail(driver, tmp_path):
