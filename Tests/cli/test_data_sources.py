@@ -136,12 +136,14 @@ def test_data_from_stdin_over_64_kib_is_sent_whole(rig, driver):
     assert stored(body) == [body]
 
 
-def test_repeat_with_piped_data_sends_three_whole_copies(rig, driver, tmp_path):
-    body = message(f"repeat-{driver}")
+@pytest.mark.parametrize("connections", ["1", "2"])
+def test_repeat_with_piped_data_sends_three_whole_copies(rig, driver, tmp_path, connections):
+    body = message(f"repeat-{driver}-{connections}")
     source = tmp_path / "message.eml"
     source.write_bytes(body)
-    done = in_bash('smtp=$1; file=$2; shift 2; cat "$file" | "$smtp" --repeat 3 --data /dev/stdin "$@"',
-                   str(source), *to_aiosmtpd(driver))
+    done = in_bash('smtp=$1; file=$2; connections=$3; shift 3; cat "$file" | '
+                   '"$smtp" --repeat 3 --connections "$connections" --data /dev/stdin "$@"',
+                   str(source), connections, *to_aiosmtpd(driver))
     assert done.status == 0, done
     assert done.lines[-1].startswith("Sent 3 messages in ") and done.lines[-1].endswith(", 0 failed"), done
     assert stored(body) == [body, body, body]
