@@ -56,12 +56,17 @@ public struct FileContent: MessageContent {
     }
 
     public func makeReader() throws(MessageSourceError) -> any MessageReader {
+        try checkUnchanged()
+        return Reader(content: self)
+    }
+
+    /// Throws unless the file still has the size and modification time it had when checked.
+    private func checkUnchanged() throws(MessageSourceError) {
         var info = stat()
         guard fstat(file.descriptor, &info) == 0, Int(info.st_size) == fileSize,
               info.st_mtim.tv_sec == modified.tv_sec, info.st_mtim.tv_nsec == modified.tv_nsec else {
             throw MessageSourceError("\(label) changed after it was checked")
         }
-        return Reader(content: self)
     }
 
     private final class Reader: MessageReader {
@@ -75,17 +80,16 @@ public struct FileContent: MessageContent {
         func read(into destination: UnsafeMutableRawBufferPointer) throws(MessageSourceError) -> Int {
             let wanted = min(destination.count, content.fileSize - offset)
             guard wanted > 0 else {
-                // One octet more than checked means the file grew.
-                var probe: UInt8 = 0
-                if pread(content.file.descriptor, &probe, 1, off_t(offset)) > 0 {
-                    throw MessageSourceError("\(content.label) changed after it was checked")
-                }
+                try content.checkUnchanged()
                 return 0
             }
             let count = try content.file.read(at: offset, into: UnsafeMutableRawBufferPointer(rebasing: destination[0..<wanted]),
                                               label: content.label)
             guard count > 0 else { throw MessageSourceError("\(content.label) changed after it was checked") }
             offset += count
+            // The last chunk goes with `isAtEnd` (no further read), so a file that grew or was
+            // rewritten while it was sent is caught here, before the end of the data.
+            if offset == content.fileSize { try content.checkUnchanged() }
             return count
         }
     }
