@@ -6,15 +6,16 @@ package struct ResolvedAddress: Sendable, CustomStringConvertible {
     package var storage: sockaddr_storage
     package var length: socklen_t
 
+    /// The path of a Unix-domain socket address.
+    package var unixPath: String? {
+        guard family == AF_UNIX else { return nil }
+        var copy = storage
+        return withUnsafeBytes(of: &copy) { raw in String(decoding: raw[2...].prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
     /// "192.0.2.1:25", "[2001:db8::1]:25", or "unix:/path".
     package var description: String {
-        if family == AF_UNIX {
-            var copy = storage
-            let path = withUnsafeBytes(of: &copy) { raw in
-                String(decoding: raw[2...].prefix { $0 != 0 }, as: UTF8.self)
-            }
-            return "unix:\(path)"
-        }
+        if let unixPath { return "unix:\(unixPath)" }
         let host = Self.numericHost(storage, length)
         var copy = storage
         let port: UInt16 = withUnsafeBytes(of: &copy) { raw in

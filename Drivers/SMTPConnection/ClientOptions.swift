@@ -6,7 +6,7 @@ public struct ClientOptions: Sendable {
     public var host: String
     public var port: UInt16
     /// Connect to this Unix-domain socket instead of `host`:`port` (an LMTP server's socket).
-    /// The blocking socket driver supports it; the libuv driver refuses it before any I/O.
+    /// Both drivers support it.
     public var unixSocketPath: String?
     public var tlsPolicy: TLSPolicy
     public var tls: TLSConfiguration

@@ -38,14 +38,11 @@ public final class UVBatchSender {
     public func run(count: Int, makeMessage: @escaping (Int) -> OutgoingMessage,
                     completion: @escaping (Int, MessageOutcome) -> Void) throws(SMTPClientError) -> Summary {
         try options.validate()
-        if options.unixSocketPath != nil {
-            throw .invalidOptions(.invalidParameter("the libuv driver connects over TCP only (a Unix socket needs the socket driver)"))
-        }
         let tlsContext = try options.makeTLSContext()
         var summary = Summary()
         let addresses: [ResolvedAddress]
         do {
-            addresses = try AddressResolver.resolve(host: options.host, port: options.port)
+            addresses = try AddressResolver.resolve(options)
         } catch {
             let failure = TransportFailure.resolution(error.message)
             summary.connectFailure = failure

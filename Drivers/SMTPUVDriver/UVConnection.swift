@@ -28,7 +28,9 @@ final class UVConnection {
     private let observer: SessionObserver?
     private let onClosed: (UVConnection) -> Void
 
+    /// The connection's stream handle: a `uv_tcp_t`, or a `uv_pipe_t` when `isPipe`.
     private var tcp: UnsafeMutablePointer<uv_tcp_t>?
+    private var isPipe = false
     private let timer: UnsafeMutablePointer<uv_timer_t>
     private let connectRequest: UnsafeMutablePointer<uv_connect_t>
     private let writeRequest: UnsafeMutablePointer<uv_write_t>
@@ -100,13 +102,31 @@ final class UVConnection {
             shutDown()
             return
         }
-        let handle = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
+        // One block that fits either handle: TCP, or a pipe for a Unix-domain socket. Both are
+        // streams, and the stream and handle casts are the same for each.
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(MemoryLayout<uv_tcp_t>.size, MemoryLayout<uv_pipe_t>.size),
+                                                   alignment: 16)
+        let handle = raw.assumingMemoryBound(to: uv_tcp_t.self)
+        connectRequest.pointee.data = unretained
+        if let path = addresses[addressIndex].unixPath {
+            isPipe = true
+            uv_pipe_init(loop, raw.assumingMemoryBound(to: uv_pipe_t.self), 0)
+            handle.pointee.data = unretained
+            tcp = handle
+            handlesOpen += 1
+            uv_pipe_connect(connectRequest, raw.assumingMemoryBound(to: uv_pipe_t.self), path) { request, status in
+                let stream = request!.pointee.handle
+                UVConnection.from(request!.pointee.data).connected(status: status, stream: stream)
+            }
+            armTimer(milliseconds: MonotonicClock.milliseconds(until: MonotonicClock.now() + options.connectTimeout, from: MonotonicClock.now()))
+            return
+        }
+        isPipe = false
         uv_tcp_init(loop, handle)
         handle.pointee.data = unretained
         tcp = handle
         handlesOpen += 1
         uv_tcp_nodelay(handle, 1)
-        connectRequest.pointee.data = unretained
         var storage = addresses[addressIndex].storage
         let status = withUnsafePointer(to: &storage) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
@@ -172,7 +192,7 @@ final class UVConnection {
     }
 
     private var localAddress: (sockaddr_storage, socklen_t)? {
-        guard let tcp else { return nil }
+        guard let tcp, !isPipe else { return nil }
         var storage = sockaddr_storage()
         var length = Int32(MemoryLayout<sockaddr_storage>.size)
         let result = withUnsafeMutablePointer(to: &storage) { pointer in
@@ -202,7 +222,7 @@ final class UVConnection {
     /// See TCPSocket.acknowledgeQuickly: without it a server's second small segment waits
     /// for our delayed ACK (40 ms) under Nagle.
     private func acknowledgeQuickly() {
-        guard let tcp else { return }
+        guard let tcp, !isPipe else { return }
         var descriptor: uv_os_fd_t = -1
         guard uv_fileno(smtp_uv_tcp_as_handle(tcp), &descriptor) == 0 else { return }
         var one: Int32 = 1
@@ -305,7 +325,7 @@ final class UVConnection {
         reconnectAfterClose = thenConnectNext
         uv_close(smtp_uv_tcp_as_handle(handle)) { raw in
             let owner = UVConnection.from(raw!.pointee.data)
-            raw!.withMemoryRebound(to: uv_tcp_t.self, capacity: 1) { $0.deallocate() }
+            UnsafeMutableRawPointer(raw!).deallocate()
             owner.handlesOpen -= 1
             if owner.reconnectAfterClose, owner.phase == .connecting { owner.connectNext() } else { owner.finishClosing() }
         }

@@ -21,7 +21,6 @@ struct Plan: Sendable {
         var unixSocket: String?
         if command.server.hasPrefix("unix:") {
             guard command.lmtp else { throw UsageError("SERVER unix:PATH needs --lmtp") }
-            guard command.driver == .socket else { throw UsageError("SERVER unix:PATH needs --driver socket") }
             let path = String(command.server.dropFirst(5))
             guard path.hasPrefix("/"), !path.contains("\0") else { throw UsageError("unix:PATH needs an absolute path") }
             unixSocket = path

@@ -100,7 +100,7 @@ struct SMTPSend: ParsableCommand {
 
     @Option(name: .customLong("max-size"), help: ArgumentHelp("Largest --data read from a stream (stdin, a pipe, a FIFO), in octets (default 104857600). A server's SIZE limit is checked as well.", valueName: "OCTETS"))
     var maxSize: Int?
-    @Flag(name: .long, help: "Speak LMTP (RFC 2033): LHLO, and one reply per recipient after the data. SERVER may then be unix:/path for a Unix socket (socket driver). Exit 3 when some recipients were refused, at RCPT or after the data.")
+    @Flag(name: .long, help: "Speak LMTP (RFC 2033): LHLO, and one reply per recipient after the data. SERVER may then be unix:/path for a Unix socket. Exit 3 when some recipients were refused, at RCPT or after the data.")
     var lmtp = false
     @Option(name: .long, help: ArgumentHelp("Driver that runs the engine: socket or uv.", valueName: "socket|uv"))
     var driver: DriverKind = .socket
