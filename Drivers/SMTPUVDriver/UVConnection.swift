@@ -31,6 +31,7 @@ final class UVConnection {
     /// The connection's stream handle: a `uv_tcp_t`, or a `uv_pipe_t` when `isPipe`.
     private var tcp: UnsafeMutablePointer<uv_tcp_t>?
     private var isPipe = false
+    private var endOfStreamWhileWriting = false
     private let timer: UnsafeMutablePointer<uv_timer_t>
     private let connectRequest: UnsafeMutablePointer<uv_connect_t>
     private let writeRequest: UnsafeMutablePointer<uv_write_t>
@@ -210,7 +211,12 @@ final class UVConnection {
             connection.received(UnsafeRawBufferPointer(start: readBuffer, count: count), at: MonotonicClock.now())
         } else if count < 0 {
             uv_read_stop(smtp_uv_tcp_as_stream(tcp!))
-            if count == Int(UV_EOF.rawValue) {
+            if count == Int(UV_EOF.rawValue), writing {
+                // A reset reaches whichever call asks first: the write that is still pending
+                // will say whether this was a reset (the socket driver writes before it reads,
+                // so it sees the same).
+                endOfStreamWhileWriting = true
+            } else if count == Int(UV_EOF.rawValue) {
                 connection.connectionClosed(at: MonotonicClock.now())
             } else {
                 connection.transportFailed(SystemError.transportFailure(Int32(-count)), at: MonotonicClock.now())
@@ -298,6 +304,9 @@ final class UVConnection {
         }
         if status != 0 {
             connection.transportFailed(SystemError.transportFailure(-status), at: MonotonicClock.now())
+        } else if endOfStreamWhileWriting {
+            endOfStreamWhileWriting = false
+            connection.connectionClosed(at: MonotonicClock.now())
         } else {
             connection.outputDrained(at: MonotonicClock.now())
         }
