@@ -79,8 +79,7 @@ def test_exim_recipients_max_follow_up_transaction_delivers_all(exim, driver):
     assert run.status == 0, run
     assert run.lines == ["Negotiating TLS....", "Using TLS connection.",
                          "Message successfully sent to 5 recipient(s)"], run
-    mainlog = exim["RIG_EXIM_MAINLOG"].replace("/exim/exim/", "/exim/exim-rcpt-max/")
-    deliveries = wait_for_exim_deliveries(mainlog, sender, 5)
+    deliveries = wait_for_exim_deliveries(exim["RIG_EXIM_RCPT_MAX_MAINLOG"], sender, 5)
     # recipients_max = 3: the first transaction takes 3 (452 to the rest), a second one the other 2.
     assert sorted(len(v) for v in deliveries.values()) == [2, 3], deliveries
     assert sorted(a for v in deliveries.values() for a in v) == recipients
@@ -91,8 +90,8 @@ def per_connection_run(exim, driver):
     run = smtp_send("--driver", driver, "--ca-file", exim["RIG_CA_FILE"], "--repeat", "12",
                     "--connections", "1", f"127.0.0.1:{exim['RIG_EXIM_PER_CONNECTION_PORT']}",
                     sender, "b@example.net")
-    mainlog = exim["RIG_EXIM_MAINLOG"].replace("/exim/exim/", "/exim/exim-per-conn/")
-    return run, wait_for_exim_deliveries(mainlog, sender, 12, timeout=5.0 if run.status == 0 else 1.0)
+    return run, wait_for_exim_deliveries(exim["RIG_EXIM_PER_CONNECTION_MAINLOG"], sender, 12,
+                                         timeout=5.0 if run.status == 0 else 1.0)
 
 
 @pytest.mark.xfail(strict=False, reason="issue 15.1 load-mode retry")

@@ -227,7 +227,9 @@ exim_env() {
     env_line RIG_EXIM_PER_CONNECTION_PORT "$P_EXIM_PER_CONNECTION"
     env_line RIG_EXIM_PER_CONNECTION_LIMIT "$EXIM_PER_CONNECTION_LIMIT"
     env_line RIG_EXIM_PER_CONNECTION_MAILDIR "$EXIM/exim-per-conn/mail/Maildir"
+    env_line RIG_EXIM_PER_CONNECTION_MAINLOG "$EXIM/exim-per-conn/log/mainlog"
     env_line RIG_EXIM_RCPT_MAX_PORT "$P_EXIM_RCPT_MAX"
     env_line RIG_EXIM_RCPT_MAX "$EXIM_RCPT_MAX"
     env_line RIG_EXIM_RCPT_MAX_MAILDIR "$EXIM/exim-rcpt-max/mail/Maildir"
+    env_line RIG_EXIM_RCPT_MAX_MAINLOG "$EXIM/exim-rcpt-max/log/mainlog"
 }
