@@ -11,7 +11,8 @@ scripts/install-deps.sh libssl-dev libuv1-dev pkg-config postfix sasl2-bin libsa
 swift build --product smtp-send -c release --static-swift-stdlib >/dev/null
 bin="$(swift build -c release --static-swift-stdlib --show-bin-path)/smtp-send"
 
-scripts/rig/rig.sh start >/dev/null
+# Postfix is all the demo needs: no Exim, no Dovecot.
+scripts/rig/rig.sh start --core >/dev/null
 trap 'scripts/rig/rig.sh stop >/dev/null 2>&1 || true' EXIT
 . "${RIG_DIR:-.rig}/rig.env"
 

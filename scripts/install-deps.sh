@@ -24,6 +24,18 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    # The test rig runs its own Dovecot (scripts/rig/dovecot.sh), never the system service: one
+    # that this install started (Debian's postinst does where invoke-rc.d allows) is stopped and
+    # disabled. A Dovecot installed before is not touched (only a fresh install gets here).
+    if [[ " ${need_apt[*]} " == *" dovecot-core "* ]]; then
+        if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+            $SUDO systemctl disable --now dovecot.service dovecot.socket >/dev/null 2>&1 || true
+        else
+            $SUDO service dovecot stop >/dev/null 2>&1 || true
+            $SUDO update-rc.d dovecot disable >/dev/null 2>&1 || true
+        fi
+        echo "install-deps: stopped and disabled the system Dovecot service (the test rig runs its own)"
+    fi
 fi
 
 # Python modules the test rig (scripts/rig) runs on: installed with pip only when the import fails.

@@ -54,3 +54,14 @@ def smtp_send(*args, env=None, stdin=None, timeout=120):
 @pytest.fixture(params=["socket", "uv"])
 def driver(request):
     return request.param
+
+
+@pytest.fixture(params=["tcp", "unix"])
+def dovecot_lmtp(request, rig):
+    """Where the rig's Dovecot LMTP listens, both ways: ("tcp", "127.0.0.1:PORT") or ("unix", PATH).
+    For smtp-send's LMTP mode once it exists; Tests/cli/test_more_servers.py uses it with smtplib."""
+    if "RIG_DOVECOT_LMTP_PORT" not in rig:
+        pytest.fail("the rig runs without Dovecot: scripts/rig/rig.sh start (not --core)")
+    if request.param == "tcp":
+        return ("tcp", f"127.0.0.1:{rig['RIG_DOVECOT_LMTP_PORT']}")
+    return ("unix", rig["RIG_DOVECOT_LMTP_SOCKET"])

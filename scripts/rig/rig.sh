@@ -4,6 +4,9 @@
 #
 #   rig.sh start    stop any previous rig, install what is missing, make certificates, start every
 #                   server, wait until each one greets, write $RIG_DIR/rig.env
+#   rig.sh start --core
+#                   the same with the core servers only (Postfix, aiosmtpd, smtp-sink): no Exim
+#                   (exim.sh), no Dovecot LMTP (dovecot.sh). `make demo` needs no more.
 #   rig.sh stop     stop everything the rig started (pid files, `postfix -c DIR stop`)
 #   rig.sh status   what runs; exit 0 only when every server greets
 #
@@ -79,10 +82,19 @@ P_SINK_DUMP=$((PORT_BASE + 52))
 P_IMPLICIT=$((PORT_BASE + 65))
 P_SUBMISSION=$((PORT_BASE + 87))
 
-ALL_PORTS="$P_STARTTLS $P_PLAIN_AUTH $P_NOTLS $P_EXPIRED $P_SELFSIGNED $P_WRONGNAME $P_UNTRUSTED
+CORE_PORTS="$P_STARTTLS $P_PLAIN_AUTH $P_NOTLS $P_EXPIRED $P_SELFSIGNED $P_WRONGNAME $P_UNTRUSTED
 $P_AIOSMTPD $P_SINK $P_SINK_NOPIPE $P_SINK_DUMP $P_IMPLICIT $P_SUBMISSION"
 
 say() { echo "rig: $*" >&2; }
+
+# The servers beyond the core: Dovecot LMTP and Exim, each in its own file.
+# shellcheck source=dovecot.sh
+. "$RIG_SCRIPTS/dovecot.sh"
+# shellcheck source=exim.sh
+. "$RIG_SCRIPTS/exim.sh"
+
+# extras_on: the running (or starting) rig has the extra servers (`start` without --core).
+extras_on() { [ "$(cat "$RUN/servers" 2>/dev/null || true)" = all ]; }
 
 # ---------------------------------------------------------------------------------------------
 # processes
@@ -198,6 +210,8 @@ do_stop() {
     stop_pidfile "$RUN/sink.pid" "smtp-sink"
     stop_pidfile "$RUN/sink-nopipe.pid" "smtp-sink"
     stop_pidfile "$RUN/sink-dump.pid" "smtp-sink"
+    stop_dovecot
+    stop_exim
     # The maillog outlives the rig, for a look after a failure.
     if [ -f "$PF_MAILLOG" ]; then cp "$PF_MAILLOG" "$LOGS/postfix-maillog"; fi
     rm -rf "$STATE"
@@ -220,6 +234,9 @@ die() {
     tail_log "$PF_MAILLOG" 40
     tail_log "$LOGS/postfix-start.log"
     tail_log "$LOGS/aiosmtpd.log" 20
+    tail_log "$DV_LOG" 20
+    tail_log "$LOGS/dovecot.log" 10
+    exim_logs_tail
     local f
     for f in "$LOGS"/sink*.log; do [ -e "$f" ] && tail_log "$f" 10; done
     say "stopping what was started"
@@ -415,13 +432,18 @@ probe() {
     pid_sink="$(cat "$RUN/sink.pid" 2>/dev/null || echo 0)"
     pid_nopipe="$(cat "$RUN/sink-nopipe.pid" 2>/dev/null || echo 0)"
     pid_dump="$(cat "$RUN/sink-dump.pid" 2>/dev/null || echo 0)"
+    local extra=()
+    if extras_on; then
+        # shellcheck disable=SC2207
+        extra=($(dovecot_probe_args) $(exim_probe_args))
+    fi
     "$PYTHON" "$RIG_SCRIPTS/wait_ports.py" --timeout "$1" --ca-file "$CERTS/ca-bundle.pem" \
         "postfix-starttls=$P_STARTTLS" "postfix-submission=$P_SUBMISSION" \
         "postfix-implicit=$P_IMPLICIT/tls" "postfix-plain-auth=$P_PLAIN_AUTH" \
         "postfix-notls=$P_NOTLS" "postfix-expired=$P_EXPIRED" "postfix-selfsigned=$P_SELFSIGNED" \
         "postfix-wrongname=$P_WRONGNAME" "postfix-untrusted=$P_UNTRUSTED" \
         "aiosmtpd=$P_AIOSMTPD@$pid_aiosmtpd" "sink=$P_SINK@$pid_sink" \
-        "sink-nopipe=$P_SINK_NOPIPE@$pid_nopipe" "sink-dump=$P_SINK_DUMP@$pid_dump"
+        "sink-nopipe=$P_SINK_NOPIPE@$pid_nopipe" "sink-dump=$P_SINK_DUMP@$pid_dump" "${extra[@]}"
 }
 
 # env_line NAME VALUE: `export NAME='VALUE'`, a ' inside VALUE written as '\''
@@ -480,6 +502,12 @@ write_env() {
         env_line RIG_SINK_NOPIPE_PORT "$P_SINK_NOPIPE"
         env_line RIG_SINK_DUMP_PORT "$P_SINK_DUMP"
         env_line RIG_SINK_DUMP_DIR "$SINK_DUMP"
+        if extras_on; then
+            echo
+            dovecot_env
+            echo
+            exim_env
+        fi
     } >"$tmp"
     mv "$tmp" "$ENV_FILE"
 }
@@ -490,6 +518,12 @@ write_env() {
 MESSAGE_SIZE_LIMIT=134217728   # 128 MiB; smtpd wants 1.5 times this free in the queue file system
 
 do_start() {
+    local servers=all
+    case "${1:-}" in
+        '') ;;
+        --core) servers=core ;;
+        *) echo "usage: $0 start [--core]" >&2; exit 2 ;;
+    esac
     [ "$(id -u)" -eq 0 ] || { say "must run as root (Postfix starts only as root)"; exit 1; }
     if [[ "$RIG_DIR" == *$'\n'* ]]; then
         say "RIG_DIR must not contain a newline (rig.env holds one variable per line)"
@@ -503,6 +537,10 @@ do_start() {
 
     "$REPO/scripts/install-deps.sh" libssl-dev libuv1-dev postfix sasl2-bin libsasl2-modules swaks \
         || { say "FAILED: scripts/install-deps.sh"; exit 1; }
+    if [ "$servers" = all ]; then
+        install_dovecot
+        ensure_exim_user
+    fi
 
     mkdir -p "$RIG_DIR"
     do_stop
@@ -512,10 +550,17 @@ do_start() {
     mkdir -m 755 "$STATE" || { say "FAILED: could not create $STATE"; exit 1; }
     mkdir -p "$CERTS" "$PF" "$SPOOL" "$SINK_DUMP" "$LOGS" "$RUN"
     echo "$PORT_BASE" >"$RUN/port-base"
+    echo "$servers" >"$RUN/servers"
+    local all_ports="$CORE_PORTS"
+    if [ "$servers" = all ]; then
+        all_ports="$all_ports $P_DOVECOT_LMTP $EXIM_PORTS"
+        # Before anything starts: needs the network only when the cache is missing.
+        install_exim || die "could not unpack Exim (see above)"
+    fi
 
     # Every port must be free now that our previous rig is gone.
     local port busy=""
-    for port in $ALL_PORTS; do
+    for port in $all_ports; do
         if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then busy="$busy $port"; fi
     done
     if [ -n "$busy" ]; then
@@ -557,6 +602,10 @@ do_start() {
     start_bg sink-nopipe "$LOGS/sink-nopipe.log" smtp-sink -u nobody -p "127.0.0.1:$P_SINK_NOPIPE" "$SINK_BACKLOG"
     start_bg sink-dump "$LOGS/sink-dump.log" smtp-sink -u nobody -d "$SINK_DUMP/%Y%m%d%H%M%S." \
         "127.0.0.1:$P_SINK_DUMP" "$SINK_BACKLOG"
+    if [ "$servers" = all ]; then
+        start_dovecot
+        start_exim
+    fi
 
     if ! probe "$WAIT_SECONDS"; then
         die "not every server came up (see above)"
@@ -566,22 +615,28 @@ do_start() {
     say "up: Postfix :$P_STARTTLS (STARTTLS) :$P_SUBMISSION (submission) :$P_IMPLICIT (implicit TLS)" \
         ":$P_PLAIN_AUTH (AUTH without TLS) :$P_NOTLS (no TLS) :$P_EXPIRED-$P_UNTRUSTED (bad certificates);" \
         "aiosmtpd :$P_AIOSMTPD; smtp-sink :$P_SINK :$P_SINK_NOPIPE (no PIPELINING) :$P_SINK_DUMP (dumps)"
+    if [ "$servers" = all ]; then
+        say "up: Dovecot LMTP :$P_DOVECOT_LMTP and $DV_LMTP_SOCKET; Exim :$P_EXIM (STARTTLS, AUTH)" \
+            ":$P_EXIM_PER_CONNECTION (5 messages per connection) :$P_EXIM_RCPT_MAX (3 recipients per message)"
+    fi
     say "environment: . $ENV_FILE"
 }
 
 do_status() {
     local ok=0 pid name
     if pid="$(master_pid)"; then
-        echo "postfix      running (master pid $pid, $(postfix_pids | wc -l) processes, config $PF_CONF)"
+        echo "postfix        running (master pid $pid, $(postfix_pids | wc -l) processes, config $PF_CONF)"
     else
-        echo "postfix      not running"; ok=1
+        echo "postfix        not running"; ok=1
     fi
-    for name in aiosmtpd sink sink-nopipe sink-dump; do
+    local names="aiosmtpd sink sink-nopipe sink-dump"
+    if extras_on; then names="$names dovecot $EXIM_INSTANCES"; fi
+    for name in $names; do
         pid="$(cat "$RUN/$name.pid" 2>/dev/null || true)"
         if alive "$pid"; then
-            printf '%-12s running (pid %s)\n' "$name" "$pid"
+            printf '%-14s running (pid %s)\n' "$name" "$pid"
         else
-            printf '%-12s not running\n' "$name"; ok=1
+            printf '%-14s not running\n' "$name"; ok=1
         fi
     done
     if [ "$ok" -eq 0 ]; then
@@ -595,8 +650,8 @@ do_status() {
 }
 
 case "${1:-}" in
-    start) do_start ;;
+    start) shift; do_start "$@" ;;
     stop) do_stop; say "stopped" ;;
     status) do_status ;;
-    *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+    *) echo "usage: $0 start [--core]|stop|status" >&2; exit 2 ;;
 esac

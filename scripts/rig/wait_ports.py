@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Waits until each SMTP server of the rig answers with a 220 greeting.
 
-Usage: wait_ports.py [--timeout SECONDS] [--ca-file CA] NAME=PORT[/tls][@PID] ...
+Usage: wait_ports.py [--timeout SECONDS] [--ca-file CA] NAME=PORT[/tls][@PID] | NAME=unix:PATH[@PID] ...
 
 Polls 127.0.0.1:PORT in a bounded loop (one shared deadline, default 20 s). A port passes once a
 connection is accepted and a complete 220 greeting arrives; then QUIT is sent. "/tls" means
 implicit TLS: the handshake comes first and the certificate is verified against --ca-file for
-the name "localhost". "@PID" names the server's process: once it has exited (or is a zombie)
+the name "localhost". "unix:PATH" is a Unix stream socket (Dovecot's LMTP socket) instead of a
+port. "@PID" names the server's process: once it has exited (or is a zombie)
 the wait for that port ends at once instead of at the deadline. A listener that accepts but does not greet (a Postfix smtpd that dies at
 start, a wrong certificate) keeps failing until the deadline, and its last error is reported.
 Exit status 0 when every port is ready, 1 otherwise (one line per failing port on stderr).
@@ -19,8 +20,21 @@ import sys
 import time
 
 
+def connect(port, timeout):
+    if isinstance(port, str):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(port)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+    return socket.create_connection(("127.0.0.1", port), timeout=timeout)
+
+
 def greeting(port, tls_context, timeout):
-    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    sock = connect(port, timeout)
     try:
         if tls_context is not None:
             sock = tls_context.wrap_socket(sock, server_hostname="localhost")
@@ -64,11 +78,15 @@ def main():
     for spec in args.ports:
         name, _, rest = spec.partition("=")
         rest, _, pid = rest.partition("@")
-        port, _, mode = rest.partition("/")
         ctx = None
-        if mode == "tls":
-            ctx = ssl.create_default_context(cafile=args.ca_file)
-        pending[name] = (int(port), ctx, int(pid) if pid else None)
+        if rest.startswith("unix:"):
+            port = rest[len("unix:"):]
+        else:
+            port, _, mode = rest.partition("/")
+            port = int(port)
+            if mode == "tls":
+                ctx = ssl.create_default_context(cafile=args.ca_file)
+        pending[name] = (port, ctx, int(pid) if pid else None)
 
     deadline = time.monotonic() + args.timeout
     errors = {}
@@ -92,8 +110,9 @@ def main():
     for name, reason in failed.items():
         print("rig: %s: %s" % (name, reason), file=sys.stderr)
     for name, (port, _, _) in pending.items():
-        print("rig: %s (127.0.0.1:%d) not ready after %.0f s: %s"
-              % (name, port, args.timeout, errors.get(name, "no answer")), file=sys.stderr)
+        where = port if isinstance(port, str) else "127.0.0.1:%d" % port
+        print("rig: %s (%s) not ready after %.0f s: %s"
+              % (name, where, args.timeout, errors.get(name, "no answer")), file=sys.stderr)
     return 1 if pending or failed else 0
 
 
