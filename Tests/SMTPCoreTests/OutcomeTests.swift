@@ -244,3 +244,31 @@ struct DeferralOutcomeTests {
         ])
     }
 }
+
+/// Exim at its per-connection limit answers the next MAIL with 421, even when BDAT was
+/// pipelined behind it: no transaction exists, so the message is safe to send again.
+@Suite("Message outcomes: 421 to MAIL")
+struct ServiceClosingAtMAILTests {
+    @Test func a421ToMAILWithContentPipelinedBehindItIsSafeToRetry() throws {
+        // Whole chunks only: the BDAT framing follows the harness's body pieces.
+        let result = try run(Script("""
+            S: 220 mx ESMTP
+            C: EHLO client.example
+            S: 250-mx
+            S: 250-PIPELINING
+            S: 250 CHUNKING
+            C: MAIL FROM:<a@example.org>
+            C: RCPT TO:<r1@example.net>
+            C: BDAT 6 LAST
+            C: body
+            S: 421 4.7.0 too many messages in this connection
+            """), configuration: .test(), messages: [TestMessage(from: "a@example.org", to: ["r1@example.net"], body: "body\r\n")],
+            strategy: .whole)
+        let reply = SMTPReply(code: ReplyCode(rawValue: 421)!, lines: ["4.7.0 too many messages in this connection"])
+        #expect(result.outcomes == [MessageOutcome(
+            status: .notDelivered,
+            recipients: [RecipientOutcome(index: 0, address: "r1@example.net", status: .notAttempted, reply: nil)],
+            dataReply: nil, failure: .senderRefused(reply), isSafeToRetry: true)])
+        #expect(result.failure == .serviceNotAvailable(reply))
+    }
+}

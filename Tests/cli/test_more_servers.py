@@ -3,13 +3,13 @@ dovecot.sh). smtp-send against Exim through both drivers; Dovecot through Python
 until smtp-send speaks LMTP (the `dovecot_lmtp` fixture names both of its listeners)."""
 
 import os
+import re
 import smtplib
 
 import pytest
 
 from conftest import smtp_send
-from stored_mail import (maildir_messages, split_first_header, wait_for_exim_deliveries,
-                         wait_for_maildir_messages)
+from stored_mail import maildir_messages, split_first_header, wait_for_exim_deliveries, wait_for_maildir_messages
 
 
 @pytest.fixture
@@ -91,18 +91,47 @@ def per_connection_run(exim, driver):
                     "--connections", "1", f"127.0.0.1:{exim['RIG_EXIM_PER_CONNECTION_PORT']}",
                     sender, "b@example.net")
     return run, wait_for_exim_deliveries(exim["RIG_EXIM_PER_CONNECTION_MAINLOG"], sender, 12,
-                                         timeout=5.0 if run.status == 0 else 1.0)
+                                         timeout=5.0 if run.status == 0 else 1.0), sender
 
 
-@pytest.mark.xfail(strict=False, reason="issue 15.1 load-mode retry")
 def test_exim_per_connection_limit_load_mode_sends_all(exim, driver):
     # smtp_accept_max_per_connection = 5: the 6th MAIL gets 421 and the connection closes; the
-    # client must go on over a new connection.
-    run, deliveries = per_connection_run(exim, driver)
+    # client must go on over a new connection, and every message arrives exactly once, each
+    # with its own Message-ID.
+    run, deliveries, sender = per_connection_run(exim, driver)
     assert run.status == 0, run
     assert run.lines[-1].startswith("Sent 12 messages in "), run
     assert run.lines[-1].endswith(", 0 failed"), run
     assert len(deliveries) == 12, deliveries
+    stored = wait_for_maildir_messages(exim["RIG_EXIM_PER_CONNECTION_MAILDIR"], sender, 12)
+    ids = [re.search(rb"^Message-ID: (<[^>]+>)", m, re.M | re.I).group(1) for m in stored]
+    assert len(ids) == 12 and len(set(ids)) == 12, ids
+
+
+@pytest.mark.parametrize("endpoint_kind", ["tcp", "unix"])
+def test_smtp_send_lmtp_into_dovecot_lists_each_refusal_and_exits_3(rig, driver, endpoint_kind, tmp_path):
+    """Delivers to the good user, lists the unknown user (550 at RCPT) and the over-quota user
+    (552 after the data), exit 3; through both drivers, over TCP and the Unix socket."""
+    if "RIG_DOVECOT_LMTP_PORT" not in rig:
+        pytest.fail("the rig runs without Dovecot: scripts/rig/rig.sh start (not --core)")
+    server = (f"127.0.0.1:{rig['RIG_DOVECOT_LMTP_PORT']}" if endpoint_kind == "tcp"
+              else f"unix:{rig['RIG_DOVECOT_LMTP_SOCKET']}")
+    marker = f"lmtp-cli-{driver}-{endpoint_kind}-{token()}"
+    body = message(marker) + (b"y" * 70 + b"\r\n") * 30   # over the tiny quota
+    path = tmp_path / "m.eml"
+    path.write_bytes(body)
+    good, tiny, unknown = rig["RIG_DOVECOT_USER"], rig["RIG_DOVECOT_TINY_USER"], rig["RIG_DOVECOT_UNKNOWN_USER"]
+    run = smtp_send("--lmtp", "--driver", driver, "--tls", "off", "--data", str(path), server,
+                    "a@example.org", good, unknown, tiny)
+    assert run.status == 3, run
+    assert run.lines[0] == "Message sent to 1 of 3 recipient(s)", run
+    assert run.lines[1].startswith(f"  refused {unknown}: 550 5.1.1 "), run
+    assert run.lines[2].startswith(f"  refused {tiny}: 552 5.2.2 "), run
+    assert len(run.lines) == 3, run
+    stored = wait_for_maildir_messages(rig["RIG_DOVECOT_USER_MAILDIR"], marker, 1)
+    assert len(stored) == 1, stored
+    assert split_first_header(stored[0])[1] == body
+    assert maildir_messages(rig["RIG_DOVECOT_TINY_MAILDIR"], marker) == []
 
 
 # Dovecot LMTP -----------------------------------------------------------------------------------

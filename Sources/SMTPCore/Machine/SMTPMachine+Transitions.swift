@@ -413,15 +413,20 @@ extension SMTPMachine {
         }
     }
 
-    /// 421 in answer to the end of the data still answers it: the message was not taken.
+    /// A 421 still answers its command: to MAIL it refuses the sender (so the message was never
+    /// taken and may go again elsewhere), to the end of the data it refuses the message.
     private mutating func noteFinalReplyIfAny(_ expectation: Expectation, _ reply: SMTPReply) {
         switch expectation {
+        case .mail(let id):
+            if let index = transactions.firstIndex(where: { $0.id == id }) {
+                transactions[index].failRound(.senderRefused(reply.detached()))
+            }
         case .dataEnd(let id), .chunk(let id, last: true):
             if let index = transactions.firstIndex(where: { $0.id == id }) {
                 transactions[index].finalReplyReceived = true
                 transactions[index].failRound(.messageRefused(reply.detached()))
             }
-        case .greeting, .hello, .startTLS, .auth, .mail, .recipient, .data, .chunk(_, last: false), .reset, .quit:
+        case .greeting, .hello, .startTLS, .auth, .recipient, .data, .chunk(_, last: false), .reset, .quit:
             break
         }
     }

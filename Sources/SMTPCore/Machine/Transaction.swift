@@ -350,16 +350,17 @@ struct Transaction: Sendable {
             failure = round ?? sessionError.map { .sessionEnded($0) }
                 ?? (delivered > 0 ? .recipientsRefused : .noRecipientsAccepted)
         }
-        // Safe to send again: no content went out, no recipient was decided, and the reason is
-        // temporary (a 4xx to MAIL, or the session ending).
-        var temporary = false
-        switch roundFailure {
-        case .senderRefused(let reply)?: temporary = reply.code.replyClass == 4
-        case nil: temporary = sessionError != nil
-        default: temporary = false
+        // Safe to send again: nothing was decided for any recipient in any round, and either MAIL
+        // was refused with a 4xx (no transaction exists, whatever was pipelined behind it) or the
+        // session ended before any content went out.
+        var safe = false
+        if retryRound == nil, recipients.allSatisfy({ $0.status == .notAttempted }) {
+            switch roundFailure {
+            case .senderRefused(let reply)?: safe = reply.code.replyClass == 4
+            case nil: safe = sessionError != nil && !contentSent
+            default: safe = false
+            }
         }
-        let undecided = recipients.allSatisfy { $0.status == .notAttempted }
-        let safe = temporary && !contentSent && undecided && retryRound == nil
         return MessageOutcome(status: status, recipients: recipients, dataReply: dataReply, failure: failure,
                               isSafeToRetry: safe)
     }
