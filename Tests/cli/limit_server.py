@@ -9,11 +9,14 @@ import threading
 
 
 class LimitServer:
-    def __init__(self, per_connection, style="452", greet_every=1):
+    def __init__(self, per_connection, style="452", silent_connections=0):
+        """`silent_connections`: the first N connections are accepted and never greeted (as
+        when a listen backlog overflows: the client sees a connection that never speaks)."""
         assert style in ("452", "421")
         self.per_connection = per_connection
         self.style = style
-        self.greet_every = greet_every
+        self.silent_connections = silent_connections
+        self.held = []
         self.messages = []          # (connection number, bytes) per accepted message
         self.connections = 0
         self.lock = threading.Lock()
@@ -45,6 +48,9 @@ class LimitServer:
             with self.lock:
                 self.connections += 1
                 number = self.connections
+            if number <= self.silent_connections:
+                self.held.append(conn)
+                continue
             threading.Thread(target=self._serve, args=(conn, number), daemon=True).start()
 
     def _serve(self, conn, number):

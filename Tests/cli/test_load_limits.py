@@ -56,3 +56,19 @@ def test_the_built_in_message_has_its_own_message_id_and_a_valid_from_for_a_null
             assert from_line == b"From: MAILER-DAEMON@smtp-send.invalid", from_line
     finally:
         server.stop()
+
+
+def test_a_session_that_is_never_greeted_is_replaced(driver):
+    """The first two connections are never greeted: each session times out on its greeting (here
+    after --timeout 2; 30 s by default in load mode), is replaced, and every message still goes."""
+    server = LimitServer(per_connection=100, silent_connections=2)
+    try:
+        run = smtp_send("--driver", driver, "--tls", "off", "--timeout", "2", "--repeat", "10", "--connections", "2",
+                        f"127.0.0.1:{server.port}", "load@example.org", "sink@example.net")
+        assert run.status == 0, run
+        assert run.lines[-1].startswith("Sent 10 messages in ") and run.lines[-1].endswith(", 0 failed"), run
+        assert len(server.messages) == 10
+        assert server.connections >= 3, server.connections
+        assert run.elapsed < 8, run
+    finally:
+        server.stop()
