@@ -11,7 +11,7 @@ public struct MessageDate: Hashable, Sendable {
         self.utcOffsetMinutes = utcOffsetMinutes
     }
 
-    /// "Tue, 1 Jul 2003 10:52:37 +0200".
+    /// "Tue, 01 Jul 2003 10:52:37 +0200".
     public var rfc5322: String {
         let local = secondsSince1970 + Int64(utcOffsetMinutes) * 60
         let days = local >= 0 ? local / 86400 : (local - 86399) / 86400
@@ -22,7 +22,7 @@ public struct MessageDate: Hashable, Sendable {
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         let offset = abs(utcOffsetMinutes)
         let sign = utcOffsetMinutes < 0 ? "-" : "+"
-        return "\(names[weekday]), \(day) \(months[month - 1]) \(year) "
+        return "\(names[weekday]), \(Self.two(day)) \(months[month - 1]) \(year) "
             + "\(Self.two(seconds / 3600)):\(Self.two(seconds / 60 % 60)):\(Self.two(seconds % 60)) "
             + "\(sign)\(Self.two(offset / 60))\(Self.two(offset % 60))"
     }
