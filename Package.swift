@@ -96,13 +96,12 @@ let package = Package(
         ),
         .testTarget(
             name: "DriverTests",
-            dependencies: ["SMTPCore", "SMTPTLS", "SMTPConnection", "SMTPSocketDriver", "SMTPUVDriver",
-                           "SMTPMessage", "SMTPMessageContent"],
+            dependencies: ["SMTPCore", "SMTPTLS", "SMTPConnection", "SMTPSocketDriver", "SMTPUVDriver"],
             path: "Tests/DriverTests"
         ),
         .testTarget(
             name: "SMTPMessageTests",
-            dependencies: ["SMTPCore", "SMTPMessage", "SMTPMessageContent", "SMTPConnection"],
+            dependencies: ["SMTPCore", "SMTPMessage", "SMTPMessageContent", "SMTPConnection", "SMTPTLS", "SMTPSocketDriver"],
             path: "Tests/SMTPMessageTests"
         ),
     ],
