@@ -55,6 +55,29 @@ struct DeliveryTests {
         }
     }
 
+    @Test(.enabled(if: MessageRig.isAvailable))
+    func utf8AddressesTakeSMTPUTF8() throws {
+        let marker = "utf8-\(UUID().uuidString)"
+        var builder = MessageBuilder(from: Mailbox("sender@test.local"), to: [Mailbox("rcpt@example.net")],
+                                     subject: "SMTPUTF8", date: Self.date, text: "plain text\n")
+        builder.cc = [Mailbox("jürgen@exämple.de", name: "Jürgen")]
+        builder.headers = [HeaderField("X-Test-Marker", marker)]
+        let built = try builder.build()
+        #expect((built.envelope.bodyType, built.envelope.requiresSMTPUTF8) == (.eightBitMIME, true))
+        let session = try BlockingSession(options: MessageRig.aiosmtpd)
+        defer { session.close() }
+        #expect(session.send(built.outgoing).status == .delivered)
+        let stored = MessageRig.stored(containing: marker, count: 1)
+        #expect(stored.count == 1)
+        let (eml, json) = try #require(stored.first)
+        #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: eml))) == (try built.bytes()))
+        #expect(json["smtp_utf8"] as? Bool == true)
+        #expect(json["rcpt_tos"] as? [String] == ["rcpt@example.net", "jürgen@exämple.de"])
+        let reading = try PythonOracle.read(path: eml)
+        #expect(reading.addresses["Cc"] == [["Jürgen", "jürgen@exämple.de"]])
+        #expect(reading.parts == [OracleReading.Part(type: "text/plain", cte: "7bit", text: "plain text\r\n")])
+    }
+
     @Test func quotedPrintableWhereTheServerDoesNotOfferEightBit() throws {
         let prefix = NSTemporaryDirectory() + "plain-\(UUID().uuidString)"
         defer { for suffix in [".eml", ".mail"] { try? FileManager.default.removeItem(atPath: prefix + suffix) } }
