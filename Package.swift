@@ -7,6 +7,8 @@ import PackageDescription
 //   SMTPConnection    the layer every driver shares: options, messages, outcomes, ClientConnection
 //   SMTPSocketDriver  blocking POSIX sockets (SMTPClient.send, BlockingSession)
 //   SMTPUVDriver      libuv: many sessions on one loop and one thread (UVBatchSender)
+//   SMTPMessage       the message builder: headers, MIME, encoders, a streaming renderer (pure)
+//   SMTPMessageContent  a built message as MessageContent, file attachments through FileContent
 //   smtp-send         the command-line client
 let package = Package(
     name: "smtp-machine",
@@ -17,6 +19,8 @@ let package = Package(
         .library(name: "SMTPConnection", targets: ["SMTPConnection"]),
         .library(name: "SMTPSocketDriver", targets: ["SMTPSocketDriver"]),
         .library(name: "SMTPUVDriver", targets: ["SMTPUVDriver"]),
+        .library(name: "SMTPMessage", targets: ["SMTPMessage"]),
+        .library(name: "SMTPMessageContent", targets: ["SMTPMessageContent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -25,6 +29,11 @@ let package = Package(
         .target(
             name: "SMTPCore",
             path: "Sources/SMTPCore"
+        ),
+        .target(
+            name: "SMTPMessage",
+            dependencies: ["SMTPCore"],
+            path: "Sources/SMTPMessage"
         ),
         // Drivers: everything that touches the operating system lives under Drivers/.
         .systemLibrary(
@@ -59,6 +68,11 @@ let package = Package(
             dependencies: ["SMTPCore", "SMTPTLS", "SMTPConnection", "CLibUV"],
             path: "Drivers/SMTPUVDriver"
         ),
+        .target(
+            name: "SMTPMessageContent",
+            dependencies: ["SMTPCore", "SMTPConnection", "SMTPMessage"],
+            path: "Drivers/SMTPMessageContent"
+        ),
         // The command-line client: wires options to a driver, prints the seed's lines.
         .executableTarget(
             name: "smtp-send",
@@ -84,6 +98,11 @@ let package = Package(
             name: "DriverTests",
             dependencies: ["SMTPCore", "SMTPTLS", "SMTPConnection", "SMTPSocketDriver", "SMTPUVDriver"],
             path: "Tests/DriverTests"
+        ),
+        .testTarget(
+            name: "SMTPMessageTests",
+            dependencies: ["SMTPCore", "SMTPMessage", "SMTPMessageContent", "SMTPConnection", "SMTPTLS", "SMTPSocketDriver"],
+            path: "Tests/SMTPMessageTests"
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -48,6 +48,7 @@ do {
     if !delivered("connection layer", [layered]) { failures.append("connection layer") }
 
     if !delivered("drivers", try sendWithTheDrivers(options)) { failures.append("drivers") }
+    if !delivered("built message", [try sendABuiltMessage(options, attaching: "README.md")]) { failures.append("built message") }
 } catch {
     print("readme-snippets: \(error)")
     failures.append("\(error)")
