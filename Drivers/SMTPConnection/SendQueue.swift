@@ -1,4 +1,3 @@
-import Glibc
 import SMTPCore
 
 /// The queue every batch sender pulls from (the libuv batch, the socket batch, the load mode),
@@ -29,24 +28,14 @@ public final class SendQueue: @unchecked Sendable {
     private var lastOutcome: [Int: MessageOutcome] = [:]
     private var finished = 0
     private var lastRetryFailure: TransactionFailure?
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let lock = Lock()
 
     public init(count: Int, maxAttempts: Int = 5) {
         self.count = count
         self.maxAttempts = max(1, maxAttempts)
-        pthread_mutex_init(mutex, nil)
     }
 
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    private func locked<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return body()
-    }
+    private func locked<T>(_ body: () -> T) -> T { lock.withLock(body) }
 
     /// The index of the next message to send, or nil when none waits now.
     public func next() -> Int? {

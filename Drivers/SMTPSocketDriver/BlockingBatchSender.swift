@@ -82,7 +82,7 @@ public final class BlockingBatchSender {
         private let completion: (Int, MessageOutcome) -> Void
         private(set) var summary = BatchSummary()
         private(set) var lastFailure: SMTPError?
-        private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        private let lock = Lock()
 
         init(queue: SendQueue, fruitless: Int, makeMessage: @escaping (Int) -> OutgoingMessage,
              completion: @escaping (Int, MessageOutcome) -> Void) {
@@ -90,19 +90,9 @@ public final class BlockingBatchSender {
             self.fruitless = fruitless
             self.makeMessage = makeMessage
             self.completion = completion
-            pthread_mutex_init(mutex, nil)
         }
 
-        deinit {
-            pthread_mutex_destroy(mutex)
-            mutex.deallocate()
-        }
-
-        private func locked<T>(_ body: () -> T) -> T {
-            pthread_mutex_lock(mutex)
-            defer { pthread_mutex_unlock(mutex) }
-            return body()
-        }
+        private func locked<T>(_ body: () -> T) -> T { lock.withLock(body) }
 
         func message(_ index: Int) -> OutgoingMessage { locked { makeMessage(index) } }
         func opened() { locked { summary.connectionsOpened += 1 } }

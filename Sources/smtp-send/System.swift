@@ -18,25 +18,6 @@ func writeAll(_ descriptor: Int32, _ text: String) {
     }
 }
 
-/// A pthread mutex.
-final class Lock: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-
-    init() { pthread_mutex_init(mutex, nil) }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body()
-    }
-}
-
-
 /// `value` with exactly `decimals` digits after the point ("12.345"), rounded half up.
 func fixed(_ value: Double, decimals: Int) -> String {
     guard value.isFinite else { return "\(value)" }
