@@ -15,7 +15,6 @@ struct Plan: Sendable {
     let repeatCount: Int?
     let connections: Int
     let verbose: Bool
-    let displayServer: String
 
     init(command: SMTPSend) throws {
         var unixSocket: String?
@@ -107,7 +106,6 @@ struct Plan: Sendable {
         repeatCount = command.repeat
         connections = command.connections ?? 1
         verbose = command.verbose
-        displayServer = unixSocket.map { "unix:\($0)" } ?? (server.host.contains(":") ? "[\(server.host)]:\(port)" : "\(server.host):\(port)")
 
         if let limit = command.maxSize, limit < 1 { throw UsageError("--max-size must be at least 1") }
         if let path = command.data {
