@@ -59,36 +59,38 @@ struct AiosmtpdTests {
 
     @Test(.enabled(if: Rig.isAvailable), arguments: Driver.allCases)
     func fiftyMegabytesStreamInConstantMemory(_ driver: Driver) throws {
-        let marker = "X-Test-Marker: big-\(driver)-\(UUID().uuidString)"
-        let path = NSTemporaryDirectory() + "/smtp-big-\(UUID().uuidString).eml"
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        // 50 MiB of already-normalized text with leading dots, so what arrives must equal the file.
-        #expect(FileManager.default.createFile(atPath: path, contents: nil))
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        handle.write(Data("\(marker)\r\nSubject: big\r\n\r\n".utf8))
-        var block = Data()
-        for line in 0..<1000 {
-            block.append(Data((line % 10 == 0 ? ".dotted line \(line) " : "line \(line) ").utf8))
-            block.append(Data(String(repeating: "x", count: 40).utf8))
-            block.append(Data("\r\n".utf8))
+        try MemoryLock.exclusively {
+            let marker = "X-Test-Marker: big-\(driver)-\(UUID().uuidString)"
+            let path = NSTemporaryDirectory() + "/smtp-big-\(UUID().uuidString).eml"
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            // 50 MiB of already-normalized text with leading dots, so what arrives must equal the file.
+            #expect(FileManager.default.createFile(atPath: path, contents: nil))
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            handle.write(Data("\(marker)\r\nSubject: big\r\n\r\n".utf8))
+            var block = Data()
+            for line in 0..<1000 {
+                block.append(Data((line % 10 == 0 ? ".dotted line \(line) " : "line \(line) ").utf8))
+                block.append(Data(String(repeating: "x", count: 40).utf8))
+                block.append(Data("\r\n".utf8))
+            }
+            while (try handle.offset()) < 50 * 1024 * 1024 { handle.write(block) }
+            try handle.close()
+            let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int
+
+            Rig.resetPeakMemory()
+            let before = Rig.memory()
+            let message = OutgoingMessage(envelope: Envelope(sender: "sender@test.local", recipients: ["rcpt@example.net"]),
+                                          content: try FileContent(path: path))
+            let result = deliver(message, options: options, via: driver)
+            let after = Rig.memory()
+            #expect(result.report?.status == .delivered)
+            let grewKiB = after.peak - before.resident
+            #expect(grewKiB < 24 * 1024, "peak memory grew by \(grewKiB) KiB while sending \(size) bytes")
+
+            let stored = try #require(Rig.aiosmtpdContent(containing: marker, timeout: .seconds(60)))
+            let original = try Data(contentsOf: URL(fileURLWithPath: path))
+            #expect(stored.count == original.count)
+            #expect(stored == original, "50 MiB arrived byte for byte")
         }
-        while (try handle.offset()) < 50 * 1024 * 1024 { handle.write(block) }
-        try handle.close()
-        let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int
-
-        Rig.resetPeakMemory()
-        let before = Rig.memory()
-        let message = OutgoingMessage(envelope: Envelope(sender: "sender@test.local", recipients: ["rcpt@example.net"]),
-                                      content: try FileContent(path: path))
-        let result = deliver(message, options: options, via: driver)
-        let after = Rig.memory()
-        #expect(result.report?.status == .delivered)
-        let grewKiB = after.peak - before.resident
-        #expect(grewKiB < 24 * 1024, "peak memory grew by \(grewKiB) KiB while sending \(size) bytes")
-
-        let stored = try #require(Rig.aiosmtpdContent(containing: marker, timeout: .seconds(60)))
-        let original = try Data(contentsOf: URL(fileURLWithPath: path))
-        #expect(stored.count == original.count)
-        #expect(stored == original, "50 MiB arrived byte for byte")
     }
 }

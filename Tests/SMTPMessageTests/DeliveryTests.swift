@@ -117,46 +117,48 @@ struct DeliveryTests {
 
     @Test(.enabled(if: MessageRig.isAvailable))
     func fiftyMegabyteAttachmentStreamsInConstantMemory() throws {
-        let marker = "big-\(UUID().uuidString)"
-        let path = NSTemporaryDirectory() + "builder-big-\(UUID().uuidString).bin"
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        #expect(FileManager.default.createFile(atPath: path, contents: nil))
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        var block = Data(count: 1 << 20)
-        for round in 0..<50 {
-            block.withUnsafeMutableBytes { raw in
-                for index in 0..<raw.count { raw[index] = UInt8(truncatingIfNeeded: (index &* 31) ^ (round &* 7) ^ (index >> 9)) }
+        try MemoryLock.exclusively {
+            let marker = "big-\(UUID().uuidString)"
+            let path = NSTemporaryDirectory() + "builder-big-\(UUID().uuidString).bin"
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            #expect(FileManager.default.createFile(atPath: path, contents: nil))
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            var block = Data(count: 1 << 20)
+            for round in 0..<50 {
+                block.withUnsafeMutableBytes { raw in
+                    for index in 0..<raw.count { raw[index] = UInt8(truncatingIfNeeded: (index &* 31) ^ (round &* 7) ^ (index >> 9)) }
+                }
+                handle.write(block)
             }
-            handle.write(block)
+            try handle.close()
+
+            MessageRig.resetPeakMemory()
+            let before = MessageRig.memory()
+            var builder = MessageBuilder(from: Mailbox("sender@test.local"), to: [Mailbox("rcpt@example.net")],
+                                         subject: "fifty megabytes", date: Self.date, text: "attached\n")
+            builder.headers = [HeaderField("X-Test-Marker", marker)]
+            builder.attachments = [try Attachment.file(path, filename: "große Datei.bin")]
+            let built = try builder.build()
+            let session = try BlockingSession(options: MessageRig.aiosmtpd)
+            let outcome = session.send(built.outgoing)
+            session.close()
+            let after = MessageRig.memory()
+            #expect(outcome.status == .delivered)
+            let grewKiB = after.peak - before.resident
+            print("builder: peak memory grew by \(grewKiB) KiB sending \(built.size) octets")
+            #expect(grewKiB < 32 * 1024, "peak memory grew by \(grewKiB) KiB while sending \(built.size) octets")
+
+            let stored = MessageRig.stored(containing: marker, count: 1)
+            #expect(stored.count == 1)
+            let eml = try #require(stored.first?.eml)
+            let size = try FileManager.default.attributesOfItem(atPath: eml)[.size] as? Int
+            #expect(size == built.size)
+            let reading = try PythonOracle.read(path: eml)
+            #expect(reading.defects == [])
+            #expect(reading.parts.map(\.type) == ["multipart/mixed", "text/plain", "application/octet-stream"])
+            #expect(reading.parts[2].filename == "große Datei.bin")
+            #expect(reading.parts[2].size == 50 << 20)
+            #expect(reading.parts[2].sha256 == (try PythonOracle.sha256(ofFile: path)))
         }
-        try handle.close()
-
-        MessageRig.resetPeakMemory()
-        let before = MessageRig.memory()
-        var builder = MessageBuilder(from: Mailbox("sender@test.local"), to: [Mailbox("rcpt@example.net")],
-                                     subject: "fifty megabytes", date: Self.date, text: "attached\n")
-        builder.headers = [HeaderField("X-Test-Marker", marker)]
-        builder.attachments = [try Attachment.file(path, filename: "große Datei.bin")]
-        let built = try builder.build()
-        let session = try BlockingSession(options: MessageRig.aiosmtpd)
-        let outcome = session.send(built.outgoing)
-        session.close()
-        let after = MessageRig.memory()
-        #expect(outcome.status == .delivered)
-        let grewKiB = after.peak - before.resident
-        print("builder: peak memory grew by \(grewKiB) KiB sending \(built.size) octets")
-        #expect(grewKiB < 32 * 1024, "peak memory grew by \(grewKiB) KiB while sending \(built.size) octets")
-
-        let stored = MessageRig.stored(containing: marker, count: 1)
-        #expect(stored.count == 1)
-        let eml = try #require(stored.first?.eml)
-        let size = try FileManager.default.attributesOfItem(atPath: eml)[.size] as? Int
-        #expect(size == built.size)
-        let reading = try PythonOracle.read(path: eml)
-        #expect(reading.defects == [])
-        #expect(reading.parts.map(\.type) == ["multipart/mixed", "text/plain", "application/octet-stream"])
-        #expect(reading.parts[2].filename == "große Datei.bin")
-        #expect(reading.parts[2].size == 50 << 20)
-        #expect(reading.parts[2].sha256 == (try PythonOracle.sha256(ofFile: path)))
     }
 }
