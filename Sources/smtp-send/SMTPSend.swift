@@ -68,8 +68,8 @@ struct SMTPSend: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("TLS mode: opportunistic, required, implicit or off.", valueName: "MODE"))
-    var tls: TLSMode = .opportunistic
+    @Option(name: .long, help: ArgumentHelp("TLS mode: opportunistic (the default), required, implicit or off.", valueName: "MODE"))
+    var tls: TLSMode?
 
     @Option(name: .customLong("ca-file"), help: ArgumentHelp("PEM file of trusted CAs, instead of the system store.", valueName: "PATH"))
     var caFile: String?
@@ -117,14 +117,44 @@ struct SMTPSend: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Spread --repeat over C concurrent sessions.", valueName: "C"))
     var connections: Int?
 
-    @Argument(help: ArgumentHelp("host, host:port, [v6addr] or [v6addr]:port.", valueName: "SERVER"))
-    var server: String
+    @Option(name: .long, help: ArgumentHelp("Subject of a message built from the message options (UTF-8; encoded as RFC 2047 needs).", valueName: "TEXT"))
+    var subject: String?
 
-    @Argument(help: ArgumentHelp("Envelope sender, bare.", valueName: "FROM"))
-    var from: String
+    @Option(name: .long, help: ArgumentHelp("Add a header field to the built message (repeatable).", valueName: "'Name: value'"))
+    var header: [String] = []
 
-    @Argument(help: ArgumentHelp("Envelope recipients, bare.", valueName: "TO"))
-    var to: [String]
+    @Option(name: .long, help: ArgumentHelp("Text body of the built message; @FILE reads it from FILE.", valueName: "TEXT|@FILE"))
+    var body: String?
+
+    @Option(name: .long, help: ArgumentHelp("HTML body of the built message, read from FILE (with --body: multipart/alternative).", valueName: "FILE"))
+    var html: String?
+
+    @Option(name: .long, help: ArgumentHelp("Attach a file to the built message (repeatable), streamed from disk.", valueName: "PATH"))
+    var attach: [String] = []
+
+    @Option(name: .customLong("attach-type"), help: ArgumentHelp("Content type of the --attach just before (default: guessed from the file name).", valueName: "TYPE"))
+    var attachType: [String] = []
+
+    @Flag(name: .customShort("t"), help: "Recipients from the message's To, Cc and Bcc fields (plus any TO given); Bcc is removed from the copy sent. The message comes from --data, else stdin.")
+    var recipientsFromHeader = false
+
+    @Option(name: .customShort("f"), help: ArgumentHelp("With -t: the envelope sender (default: the account's from, else the From field).", valueName: "ADDR"))
+    var envelopeFrom: String?
+
+    @Option(name: .long, help: ArgumentHelp("Accounts file (default: $XDG_CONFIG_HOME/smtp-send/config, or ~/.config/smtp-send/config).", valueName: "FILE"))
+    var config: String?
+
+    @Option(name: .long, help: ArgumentHelp("Send through the account NAME of the config file: SERVER is then omitted.", valueName: "NAME"))
+    var account: String?
+
+    @Flag(name: .customLong("dry-run"), help: "Print the envelope (\"MAIL FROM:<a>\" and one \"RCPT TO:<b>\" line each) and exit without connecting.")
+    var dryRun = false
+
+    @Argument(help: ArgumentHelp("SERVER (unless --account or a default account), FROM (unless -t), then the TO addresses.", valueName: "SERVER FROM TO"))
+    var arguments: [String] = []
+
+    /// The argument vector parsed (for the order of --attach and --attach-type).
+    nonisolated(unsafe) static var parsedArguments: [String] = Array(CommandLine.arguments.dropFirst())
 
     enum TLSMode: String, ExpressibleByArgument, CaseIterable {
         case opportunistic, required, implicit, off
@@ -138,6 +168,9 @@ struct SMTPSend: ParsableCommand {
         // A peer that resets mid-write must be an error, not a signal that kills the process.
         signal(SIGPIPE, SIG_IGN)
         let status: Int32
+        if SendmailMode.isInvoked(as: CommandLine.arguments.first ?? "") {
+            exitNow(sendmailMain())
+        }
         do {
             var command = try parseAsRoot()
             if let send = command as? SMTPSend {
@@ -165,18 +198,69 @@ struct SMTPSend: ParsableCommand {
         Glibc.exit(status)
     }
 
-    /// Refuses bad input (exit 2) or runs the send.
-    func execute() -> Int32 {
+    /// Sendmail mode: sendmail's arguments, sysexits statuses, one line on stderr for errors.
+    static func sendmailMain() -> Int32 {
         do {
-            let plan = try Plan(command: self)
+            let arguments = try SendmailMode.translate(Array(CommandLine.arguments.dropFirst()))
+            parsedArguments = arguments
+            let command = try SMTPSend.parse(arguments)
+            return command.execute(sendmail: true)
+        } catch let error as UsageError {
+            writeAll(2, "sendmail: \(error.message)\n")
+        } catch {
+            writeAll(2, "sendmail: \(message(for: error).split(separator: "\n").first ?? "")\n")
+        }
+        return Int32(SendmailMode.usage)
+    }
+
+    /// Refuses bad input (exit 2) or runs the send.
+    func execute(sendmail: Bool = false) -> Int32 {
+        do {
+            let plan = try Plan(command: self, sendmail: sendmail)
             return plan.run()
         } catch let error as UsageError {
+            if sendmail {
+                writeAll(2, "sendmail: \(error.message)\n")
+                return Int32(SendmailMode.usage)
+            }
             writeAll(2, "smtp-send: \(error.message)\n\(Self.usageString)\n")
             return 2
+        } catch let error as ConfigError {
+            writeAll(2, "\(sendmail ? "sendmail" : "smtp-send"): \(error.message)\n")
+            return sendmail ? Int32(SendmailMode.config) : 2
         } catch {
             writeAll(2, "smtp-send: \(error)\n")
             return 2
         }
+    }
+}
+
+extension SMTPSend {
+    /// The message options, each --attach-type paired with the --attach before it.
+    func messageOptions() throws -> MessageOptions {
+        var options = MessageOptions(subject: subject, headers: header, body: body, html: html)
+        var types: [String?] = Array(repeating: nil, count: attach.count)
+        var attachesSeen = 0
+        var typesSeen = 0
+        var index = 0
+        let words = Self.parsedArguments
+        while index < words.count, words[index] != "--" {
+            let word = words[index]
+            if word == "--attach" || word.hasPrefix("--attach=") {
+                attachesSeen += 1
+            } else if word == "--attach-type" || word.hasPrefix("--attach-type=") {
+                guard attachesSeen > 0, attachesSeen <= types.count, types[attachesSeen - 1] == nil,
+                      typesSeen < attachType.count else {
+                    throw UsageError("--attach-type gives the type of the --attach just before it")
+                }
+                types[attachesSeen - 1] = attachType[typesSeen]
+                typesSeen += 1
+            }
+            index += (word == "--attach" || word == "--attach-type") ? 2 : 1
+        }
+        guard typesSeen == attachType.count else { throw UsageError("--attach-type gives the type of the --attach just before it") }
+        options.attachments = zip(attach, types).map { (path: $0, type: $1) }
+        return options
     }
 }
 
