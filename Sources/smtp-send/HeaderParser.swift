@@ -67,7 +67,7 @@ enum HeaderParser {
         var characters = Array(list)[...]
         func finish() throws {
             let address = (angle ?? current).trimmed
-            if angle == nil, address.contains(where: { $0 == " " || $0 == "\t" }) {
+            if angle == nil, unquoted(address).contains(where: { $0 == " " || $0 == "\t" }) {
                 throw HeaderError("\"\(address)\" is not an address")
             }
             if !address.isEmpty { result.append(address) }
@@ -115,6 +115,20 @@ enum HeaderParser {
         try finish()
         return result
     }
+}
+
+/// `text` without its quoted strings (for the white-space check of a bare address).
+private func unquoted(_ text: String) -> String {
+    var result = ""
+    var inQuote = false
+    var escaped = false
+    for character in text {
+        if escaped { escaped = false; continue }
+        if inQuote, character == "\\" { escaped = true; continue }
+        if character == "\"" { inQuote.toggle(); continue }
+        if !inQuote { result.append(character) }
+    }
+    return result
 }
 
 struct HeaderError: Error, CustomStringConvertible {

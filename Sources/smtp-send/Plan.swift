@@ -103,8 +103,8 @@ struct Plan: Sendable {
                     throw UsageError("cannot read the recipients of the message: \(error)")
                 }
             }
-            var seen = Set(recipientList)
-            recipientList += positionals.filter { seen.insert($0).inserted }
+            var seen = Set<String>()
+            recipientList = (recipientList + positionals).filter { seen.insert($0).inserted }
         } else {
             guard !positionals.isEmpty else { throw UsageError("missing FROM and TO arguments") }
             senderAddress = positionals.removeFirst()
