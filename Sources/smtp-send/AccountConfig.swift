@@ -104,18 +104,24 @@ struct AccountConfig {
             }
             account.tls = mode
         case "user": account.user = value
-        case "password-file": account.passwordFile = value
+        case "password-file": account.passwordFile = expandingHome(value)
         case "password-command": account.passwordCommand = value
         case "from":
             if let problem = MailboxSyntax.problem(with: value, asRecipient: false) {
                 throw ConfigError("\(at): invalid from \(value): \(problem)")
             }
             account.from = value
-        case "ca-file": account.caFile = value
+        case "ca-file": account.caFile = expandingHome(value)
         case "tls-name": account.tlsName = value
         default:
             throw ConfigError("\(at): unknown key \(key) (host, port, tls, user, password-file, password-command, from, ca-file, tls-name)")
         }
+    }
+
+    /// "~/x" as $HOME/x (the shell does not see the config file).
+    private static func expandingHome(_ path: String) -> String {
+        guard path.hasPrefix("~/"), let home = environment("HOME"), !home.isEmpty else { return path }
+        return home + path.dropFirst()
     }
 
     func account(_ name: String) throws -> Account {

@@ -73,3 +73,12 @@ def test_no_default_account_names_the_file(tmp_path):
     result = run([binary(), "--config", config, "a@example.org", "b@example.net"])
     assert result.status == 2, result
     assert result.stderr.splitlines() == [f"smtp-send: {config}: no SERVER given and no default account ([default] account = NAME)"]
+
+
+def test_password_file_under_home_with_a_tilde(rig, tmp_path):
+    config = aiosmtpd_account(tmp_path)
+    config.write_text(config.read_text().replace(f"password-file = {tmp_path / 'password'}", "password-file = ~/password"))
+    marker = os.urandom(8).hex()
+    result = run([binary(), "--config", config, "--subject", marker, "a@example.org", "b@example.net"], env={"HOME": str(tmp_path)})
+    assert result.status == 0, result
+    assert len(stored_with(marker)) == 1
