@@ -125,3 +125,17 @@ def test_bad_option_is_64(tmp_path):
     assert (result.status, result.stdout) == (64, ""), result
     assert result.stderr.splitlines() == [
         "sendmail: unsupported option -bs (sendmail [-t] [-i] [-oi] [-f FROM] [--config FILE] [--account NAME] [RECIPIENT...])"]
+
+
+def test_unknown_host_is_68(tmp_path):
+    config = tmp_path / "config"
+    config.write_text("[default]\naccount = s\n[account s]\nhost = no-such-host.invalid\ntls = off\nfrom = a@example.org\n")
+    result = run([sendmail_link(tmp_path), "--config", config, "b@example.net"], stdin=b"Subject: x\n\nbody\n")
+    assert (result.status, result.stdout) == (68, ""), result
+    assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("sendmail: cannot resolve no-such-host.invalid"), result
+
+
+def test_no_recipients_is_64(tmp_path):
+    config = aiosmtpd_account(tmp_path)
+    result = run([sendmail_link(tmp_path), "--config", config, "-t"], stdin=b"From: a@example.org\nSubject: x\n\nbody\n")
+    assert (result.status, result.stdout, result.stderr) == (64, "", "sendmail: at least one TO address is needed\n"), result
