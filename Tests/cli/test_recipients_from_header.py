@@ -89,3 +89,9 @@ def test_t_with_message_options_is_a_usage_error():
     assert run.status == 2, run
     assert run.stderr.splitlines()[0] == ("smtp-send: -t reads the message from --data or stdin: it cannot be combined "
                                           "with --subject, --header, --body, --html or --attach")
+
+
+def test_f_without_t_is_a_usage_error():
+    run = smtp_send("-f", "x@example.org", "127.0.0.1:9", "a@example.org", "b@example.net")
+    assert run.status == 2, run
+    assert run.stderr.splitlines()[0] == "smtp-send: -f needs -t (without -t, FROM is an argument)"
