@@ -78,6 +78,7 @@ let package = Package(
             name: "smtp-send",
             dependencies: [
                 "SMTPCore", "SMTPTLS", "SMTPConnection", "SMTPSocketDriver", "SMTPUVDriver",
+                "SMTPMessage", "SMTPMessageContent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/smtp-send"

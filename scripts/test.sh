@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH:/usr/sbin:/usr/local/sbin:/sbin"
 
 # Dovecot LMTP and the libraries of the unpacked Exim (scripts/rig/dovecot.sh, exim.sh) too.
-scripts/install-deps.sh libssl-dev libuv1-dev pkg-config postfix sasl2-bin libsasl2-modules swaks \
+scripts/install-deps.sh libssl-dev libuv1-dev pkg-config postfix sasl2-bin libsasl2-modules swaks git-email \
     dovecot-core dovecot-lmtpd libmariadb3 libidn12 libspf2-2
 
 scripts/rig/rig.sh start

@@ -12,6 +12,8 @@ struct MessageSource: Sendable {
     let content: any MessageContent
     /// Any octet above 127: the message needs 8BITMIME.
     let isEightBit: Bool
+    /// The message's header fields, read when asked for (`-t`, sendmail mode).
+    var header: HeaderSection? = nil
 
     /// Default for `--max-size`: what is spooled from a stream, at most.
     static let defaultSpoolLimit = 100 * 1024 * 1024
@@ -60,7 +62,10 @@ struct MessageSource: Sendable {
 
     /// `--data PATH` ("-" is standard input): spooled unless it is a regular file, then read once
     /// to check it (no NUL, no line over 998 octets) and learn its size and whether it is 8-bit.
-    static func file(_ path: String, spoolLimit: Int) throws -> MessageSource {
+    ///
+    /// `readHeader`: parse the header section too (for `-t` and sendmail mode) and send a copy
+    /// without its Bcc fields.
+    static func file(_ path: String, spoolLimit: Int, readHeader: Bool = false) throws -> MessageSource {
         let descriptor = path == "-" ? dup(0) : open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             throw MessageSourceError("cannot open \(path == "-" ? "standard input" : path): \(SystemError.words(errno))")
@@ -68,16 +73,31 @@ struct MessageSource: Sendable {
         let label = path == "-" ? "standard input" : path
         var info = stat()
         let regular = fstat(descriptor, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
-        let readable: Int32
+        var readable: Int32
         if regular && path != "-" {
             readable = descriptor
         } else {
             defer { close(descriptor) }
             readable = try spool(descriptor, label: label, limit: spoolLimit)
         }
+        var header: HeaderSection?
+        if readHeader {
+            do {
+                let section = try HeaderSection(descriptor: readable, label: label)
+                if section.hasBcc {
+                    let copy = try section.withoutBcc(readable, label: label)
+                    close(readable)
+                    readable = copy
+                }
+                header = section
+            } catch {
+                close(readable)
+                throw MessageSourceError("\(error)")
+            }
+        }
         var checker = LineChecker()
         let content = try FileContent(descriptor: readable, label: label) { chunk in try checker.check(chunk) }
-        return MessageSource(content: content, isEightBit: checker.eightBit)
+        return MessageSource(content: content, isEightBit: checker.eightBit, header: header)
     }
 
     /// Copies `input` to a spool file that is unlinked at once; returns its descriptor.

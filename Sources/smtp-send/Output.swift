@@ -4,13 +4,17 @@ import SMTPConnection
 /// Everything smtp-send prints: the seed's lines on stdout, the transcript on stderr.
 final class Output: @unchecked Sendable {
     let verbose: Bool
+    /// Sendmail mode: the seed's lines are not printed.
+    let quiet: Bool
     private let lock = Lock()
 
-    init(verbose: Bool) {
+    init(verbose: Bool, quiet: Bool = false) {
         self.verbose = verbose
+        self.quiet = quiet
     }
 
     func line(_ text: String) {
+        guard !quiet else { return }
         lock.withLock { writeAll(1, text + "\n") }
     }
 

@@ -16,22 +16,105 @@ struct Plan: Sendable {
     let connections: Int
     let verbose: Bool
 
-    init(command: SMTPSend) throws {
+    /// Sendmail mode: quiet on success, sysexits statuses.
+    let sendmail: Bool
+    let dryRun: Bool
+
+    init(command: SMTPSend, sendmail: Bool = false) throws {
+        self.sendmail = sendmail
+        dryRun = command.dryRun
+        var positionals = command.arguments
+        let messageOptions = try command.messageOptions()
+        let readHeader = command.recipientsFromHeader || sendmail
+        if command.data != nil, !messageOptions.isEmpty {
+            throw UsageError("--data cannot be combined with --subject, --header, --body, --html or --attach")
+        }
+        if command.recipientsFromHeader, !messageOptions.isEmpty {
+            throw UsageError("-t reads the message from --data or stdin: it cannot be combined with --subject, --header, --body, --html or --attach")
+        }
+        if command.envelopeFrom != nil, !readHeader {
+            throw UsageError("-f needs -t (without -t, FROM is an argument)")
+        }
+
+        // The account: --account, or the default one when SERVER is left out (sendmail mode,
+        // -t without arguments, or a first argument that is an address).
+        var account: Account?
+        let firstIsAddress = positionals.first.map { $0.isEmpty || $0.contains("@") } ?? command.recipientsFromHeader
+        if sendmail || command.account != nil || firstIsAddress {
+            guard let path = command.config ?? AccountConfig.defaultPath() else {
+                throw ConfigError("no SERVER given and no config file (HOME is not set; give --config)")
+            }
+            let config = try AccountConfig.load(path)
+            guard let name = command.account ?? config.defaultAccount else {
+                throw ConfigError("\(path): no SERVER given and no default account ([default] account = NAME)")
+            }
+            account = try config.account(name)
+        }
+
         var unixSocket: String?
-        if command.server.hasPrefix("unix:") {
-            guard command.lmtp else { throw UsageError("SERVER unix:PATH needs --lmtp") }
-            let path = String(command.server.dropFirst(5))
-            guard path.hasPrefix("/"), !path.contains("\0") else { throw UsageError("unix:PATH needs an absolute path") }
-            unixSocket = path
+        let server: ServerAddress
+        if let account, let host = account.host {
+            var address = ServerAddress("localhost")!
+            address.host = host
+            address.port = account.port
+            server = address
+        } else {
+            guard !positionals.isEmpty else { throw UsageError("missing SERVER, FROM and TO arguments") }
+            let serverText = positionals.removeFirst()
+            if serverText.hasPrefix("unix:") {
+                guard command.lmtp else { throw UsageError("SERVER unix:PATH needs --lmtp") }
+                let path = String(serverText.dropFirst(5))
+                guard path.hasPrefix("/"), !path.contains("\0") else { throw UsageError("unix:PATH needs an absolute path") }
+                unixSocket = path
+            }
+            guard let address = unixSocket != nil ? ServerAddress("localhost") : ServerAddress(serverText) else {
+                throw UsageError("invalid SERVER \"\(SMTPReply.printable(serverText))\": expected host, host:port, [v6addr], [v6addr]:port or (with --lmtp) unix:/path")
+            }
+            server = address
         }
-        guard let server = unixSocket != nil ? ServerAddress("localhost") : ServerAddress(command.server) else {
-            throw UsageError("invalid SERVER \"\(SMTPReply.printable(command.server))\": expected host, host:port, [v6addr], [v6addr]:port or (with --lmtp) unix:/path")
+
+        // -t and sendmail mode read the message first: the envelope comes from its header.
+        if let limit = command.maxSize, limit < 1 { throw UsageError("--max-size must be at least 1") }
+        var headerMessage: MessageSource?
+        if readHeader {
+            do {
+                headerMessage = try MessageSource.file(command.data ?? "-", spoolLimit: command.maxSize ?? MessageSource.defaultSpoolLimit,
+                                                       readHeader: true)
+            } catch {
+                throw UsageError("cannot read the message: \(error)")
+            }
         }
-        if let problem = MailboxSyntax.problem(with: command.from, asRecipient: false) {
-            throw UsageError("invalid FROM address \"\(SMTPReply.printable(command.from))\": \(problem)")
+        let senderAddress: String
+        var recipientList: [String]
+        if let header = headerMessage?.header {
+            let fromField = try header.values("From").flatMap { try HeaderParser.addresses($0) }.first
+            guard let chosen = command.envelopeFrom ?? account?.from ?? fromField else {
+                throw UsageError("no sender: give -f ADDR, from = in the account, or a From: field")
+            }
+            senderAddress = chosen
+            recipientList = []
+            if command.recipientsFromHeader {
+                do {
+                    for name in ["To", "Cc", "Bcc"] {
+                        for value in header.values(name) { recipientList += try HeaderParser.addresses(value) }
+                    }
+                } catch {
+                    throw UsageError("cannot read the recipients of the message: \(error)")
+                }
+            }
+            var seen = Set<String>()
+            recipientList = (recipientList + positionals).filter { seen.insert($0).inserted }
+        } else {
+            guard !positionals.isEmpty else { throw UsageError("missing FROM and TO arguments") }
+            senderAddress = positionals.removeFirst()
+            recipientList = positionals
         }
-        guard !command.to.isEmpty else { throw UsageError("at least one TO address is needed") }
-        for address in command.to {
+
+        if let problem = MailboxSyntax.problem(with: senderAddress, asRecipient: false) {
+            throw UsageError("invalid FROM address \"\(SMTPReply.printable(senderAddress))\": \(problem)")
+        }
+        guard !recipientList.isEmpty else { throw UsageError("at least one TO address is needed") }
+        for address in recipientList {
             if let problem = MailboxSyntax.problem(with: address, asRecipient: true) {
                 throw UsageError("invalid TO address \"\(SMTPReply.printable(address))\": \(problem)")
             }
@@ -47,13 +130,16 @@ struct Plan: Sendable {
         if let seconds = command.timeout, !(seconds > 0 && seconds <= 86_400) {
             throw UsageError("--timeout must be a number of seconds between 0 and 86400")
         }
-        if command.passwordFile != nil, command.user == nil { throw UsageError("--password-file needs --user") }
-        if command.auth != nil, command.user == nil { throw UsageError("--auth needs --user") }
-        if let tlsName = command.tlsName, tlsName.isEmpty || tlsName.contains(where: { $0.isWhitespace || $0 == "\0" }) {
+        let user = command.user ?? account?.user
+        if command.passwordFile != nil, user == nil { throw UsageError("--password-file needs --user") }
+        if command.auth != nil, user == nil { throw UsageError("--auth needs --user") }
+        let tlsName = command.tlsName ?? account?.tlsName
+        let caFile = command.caFile ?? account?.caFile
+        if let tlsName, tlsName.isEmpty || tlsName.contains(where: { $0.isWhitespace || $0 == "\0" }) {
             throw UsageError("invalid --tls-name")
         }
 
-        let policy: TLSPolicy = switch command.tls {
+        let policy: TLSPolicy = switch command.tls ?? account?.tls ?? .opportunistic {
         case .opportunistic: .opportunistic
         case .required: .required
         case .implicit: .implicit
@@ -61,8 +147,9 @@ struct Plan: Sendable {
         }
         let port = server.port ?? (command.lmtp ? 24 : (policy == .implicit ? 465 : 25))
         var authentication: AuthenticationOptions?
-        if let user = command.user {
-            let password = try Plan.password(file: command.passwordFile)
+        if let user {
+            let fromAccount = command.user == nil && command.passwordFile == nil ? try account?.password() : nil
+            let password = try fromAccount ?? Plan.password(file: command.passwordFile)
             if let mechanism = command.auth?.uppercased(), !["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256", "XOAUTH2", "OAUTHBEARER"].contains(mechanism) {
                 throw UsageError("unsupported --auth mechanism \(mechanism) (PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER)")
             }
@@ -79,7 +166,7 @@ struct Plan: Sendable {
                                                      allowWithoutTLS: command.allowPlaintextAuth)
             }
         }
-        if let caFile = command.caFile, !isReadable(caFile) {
+        if let caFile, !isReadable(caFile) {
             throw UsageError("cannot read --ca-file \(caFile)")
         }
 
@@ -95,20 +182,25 @@ struct Plan: Sendable {
             timeouts.greeting = Plan.loadGreetingTimeout
         }
         var options = ClientOptions(host: server.host, port: port, tlsPolicy: policy,
-                                    tls: TLSConfiguration(caFile: command.caFile, insecure: command.insecure, serverName: command.tlsName),
+                                    tls: TLSConfiguration(caFile: caFile, insecure: command.insecure, serverName: tlsName),
                                     heloName: command.helo, authentication: authentication, dialect: command.lmtp ? .lmtp : .smtp,
                                     timeouts: timeouts, connectTimeout: connectTimeout, transcript: command.verbose)
         options.unixSocketPath = unixSocket
         self.options = options
-        sender = command.from
-        recipients = command.to
+        sender = senderAddress
+        recipients = recipientList
         driver = command.driver
         repeatCount = command.repeat
         connections = command.connections ?? 1
         verbose = command.verbose
 
-        if let limit = command.maxSize, limit < 1 { throw UsageError("--max-size must be at least 1") }
-        if let path = command.data {
+        if let headerMessage {
+            message = headerMessage
+            builtInDomain = nil
+        } else if !messageOptions.isEmpty {
+            message = try messageOptions.build(from: senderAddress, to: recipientList)
+            builtInDomain = nil
+        } else if let path = command.data {
             do {
                 message = try MessageSource.file(path, spoolLimit: command.maxSize ?? MessageSource.defaultSpoolLimit)
             } catch {
@@ -117,7 +209,7 @@ struct Plan: Sendable {
             builtInDomain = nil
         } else {
             let domain = command.helo.flatMap { $0.hasPrefix("[") ? nil : $0 } ?? "smtp-send.invalid"
-            message = .builtIn(from: command.from, to: command.to, heloDomain: domain)
+            message = .builtIn(from: senderAddress, to: recipientList, heloDomain: domain)
             builtInDomain = domain
         }
         if command.insecure {
@@ -152,7 +244,11 @@ struct Plan: Sendable {
     }
 
     func run() -> Int32 {
-        let output = Output(verbose: verbose)
+        if dryRun {
+            writeAll(1, "MAIL FROM:<\(sender)>\n" + recipients.map { "RCPT TO:<\($0)>\n" }.joined())
+            return 0
+        }
+        let output = Output(verbose: verbose, quiet: sendmail)
         if let count = repeatCount {
             return LoadRun(plan: self, output: output).run(count: count)
         }

@@ -23,7 +23,16 @@ struct SingleRun {
                 outcome = result!
             }
         } catch {
+            if plan.sendmail {
+                output.error("sendmail: \(SMTPReply.printable("\(error)"))")
+                return Int32(SendmailMode.config)
+            }
             return notSent("\(error)")
+        }
+        if plan.sendmail {
+            let (status, line) = SendmailMode.report(outcome)
+            if let line { output.error("sendmail: \(line)") }
+            return status
         }
         return describe(outcome)
     }
