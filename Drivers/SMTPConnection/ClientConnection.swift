@@ -44,6 +44,8 @@ public final class ClientConnection {
     private let tlsContext: TLSClientContext?
     private let tlsHost: String
     private let idlePolicy: IdlePolicy
+    /// `quit()` was called: QUIT follows once the last queued message has started.
+    private var quitWhenQueueEmpty = false
     private var queue: [(OutgoingMessage, Completion)] = []
     private let supplier: MessageSupplier?
     /// Session events (greeting, capabilities, TLS, transcript lines, failure), for observers.
@@ -139,10 +141,13 @@ public final class ClientConnection {
         process()
     }
 
-    /// Ends the session with QUIT once the messages in flight are done.
+    /// Ends the session with QUIT once the messages queued and in flight are done. QUIT is
+    /// pipelined behind the last message's final command where the server allows, so calling
+    /// this right after the last `enqueue` saves a round trip; every reply is still read.
     public func quit(at now: SMTPInstant) {
         self.now = now
-        machine.quit(at: now)
+        quitWhenQueueEmpty = true
+        if queue.isEmpty { machine.quit(at: now) }
         process()
     }
 
@@ -269,8 +274,8 @@ public final class ClientConnection {
                 beginTLS()
             case .readyForTransaction:
                 startMessages()
-                // Nothing more to send: QUIT now (pipelined behind the last dot when allowed).
-                if queue.isEmpty, machine.canStartTransaction, idlePolicy == .quitWhenIdle {
+                // Nothing more to send: QUIT now (pipelined behind the last message when allowed).
+                if queue.isEmpty, quitWhenQueueEmpty || machine.canStartTransaction && idlePolicy == .quitWhenIdle {
                     machine.quit(at: now)
                 }
             case .sendBody(let id, let fromStart):

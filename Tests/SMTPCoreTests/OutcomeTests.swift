@@ -261,6 +261,7 @@ struct ServiceClosingAtMAILTests {
             C: RCPT TO:<r1@example.net>
             C: BDAT 6 LAST
             C: body
+            C: QUIT
             S: 421 4.7.0 too many messages in this connection
             """), configuration: .test(), messages: [TestMessage(from: "a@example.org", to: ["r1@example.net"], body: "body\r\n")],
             strategy: .whole)

@@ -9,12 +9,22 @@ extension SMTPMachine {
     /// A new command group (a transaction's MAIL, or QUIT) may go out now: nothing else is in
     /// flight, or only the final dot of a DATA transaction and the server pipelines.
     var canSendNewGroup: Bool {
+        mayWriteGroup(behind: \.allowsOverlap)
+    }
+
+    /// QUIT may go out now: as a new group, or pipelined behind the last transaction's final
+    /// command when nothing more can be written for it (the replies are still read).
+    var canSendQuit: Bool {
+        mayWriteGroup(behind: \.allowsQuitBehind)
+    }
+
+    private func mayWriteGroup(behind allowsGroupBehind: (Transaction) -> Bool) -> Bool {
         guard case .ready = state, failure == nil else { return false }
         // Server bytes waiting while nothing is in flight are unsolicited: they are read (and
         // fail the session) before any new command could be taken as their cause.
         if expected.isEmpty, parser.bufferedByteCount > 0 { return false }
         if transactions.isEmpty { return usesPipelining || expected.isEmpty }
-        return usesPipelining && transactions.count == 1 && transactions[0].allowsOverlap
+        return usesPipelining && transactions.count == 1 && allowsGroupBehind(transactions[0])
     }
 
     mutating func pump() {
@@ -24,10 +34,12 @@ extension SMTPMachine {
         case .idle, .tlsHandshake, .greeting, .hello, .startTLS, .authenticating, .closed: return
         }
         while finishResolvedTransaction() || advanceNewestTransaction() {}
-        guard canSendNewGroup else { return }
         if quitRequested {
-            beginQuit()
-        } else if !readyAnnounced {
+            if canSendQuit { beginQuit() }
+            return
+        }
+        guard canSendNewGroup else { return }
+        if !readyAnnounced {
             readyAnnounced = true
             actions.append(.readyForTransaction)
         }

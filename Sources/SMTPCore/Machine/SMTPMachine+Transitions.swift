@@ -80,7 +80,10 @@ extension SMTPMachine {
     /// The reply to QUIT (or its absence): a clean end unless the session had failed.
     mutating func finishQuit() {
         if failure == nil, !transactions.isEmpty {
-            fail(.connectionClosed(.dataTermination), quit: false)
+            // Closed with a transaction's replies still owed (QUIT went pipelined behind it):
+            // the phase is that of the first reply missing.
+            let phase = expected.first.map { Self.timeout(for: $0, in: configuration.timeouts).1 } ?? .dataTermination
+            fail(.connectionClosed(phase), quit: false)
             return
         }
         if failure == nil { emit(.sessionClosed) }

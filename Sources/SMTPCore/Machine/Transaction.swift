@@ -98,6 +98,15 @@ struct Transaction: Sendable {
         step == .ended && !usesChunking && !sentEmptyData && roundFailure == nil && deferred.isEmpty
     }
 
+    /// QUIT may be pipelined behind this transaction before its replies are in: nothing more
+    /// will be written for it, whatever they say. True when another transaction may overlap,
+    /// and also after BDAT LAST for a round of one recipient: a refusal there leaves no
+    /// accepted recipient, so no further round can follow (with more recipients, a "too many
+    /// recipients" reply still on its way may call for one, so QUIT waits for the replies).
+    var allowsQuitBehind: Bool {
+        allowsOverlap || (step == .ended && usesChunking && roundCount == 1 && roundFailure == nil && !sentEmptyData)
+    }
+
     /// Marks the round failed, keeping the first reason.
     mutating func failRound(_ failure: TransactionFailure) {
         if roundFailure == nil { roundFailure = failure }

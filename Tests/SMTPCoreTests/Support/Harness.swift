@@ -92,7 +92,9 @@ struct Harness {
                         events.append("start-error: \(error)")
                     }
                 }
-                if !startedOne, quitWhenDone {
+                // As ClientConnection does: QUIT is asked for as soon as the last message has
+                // started, so the engine can pipeline it behind that message's last command.
+                if quitWhenDone, !startedOne || messages.isEmpty {
                     machine.quit(at: now)
                 }
             case .sendBody(let id, let fromStart):

@@ -1,0 +1,60 @@
+"""QUIT pipelined behind the last message (RFC 2920 lets QUIT end a command group): a one-shot
+send saves a round trip, and still reads every reply. Each server below answers the message
+only once QUIT has arrived, so a client that waits for that answer before sending QUIT runs
+into its --timeout and fails."""
+
+from conftest import smtp_send
+from scripted_server import ScriptedServer, expect, read_bytes, read_data, send
+
+MESSAGE = b"Subject: pipelined quit\r\n\r\nhello\r\n"
+
+
+def test_quit_goes_with_the_final_dot(driver, tmp_path):
+    path = tmp_path / "message.eml"
+    path.write_bytes(MESSAGE)
+    server = ScriptedServer([
+        send("220 mx ESMTP\r\n"), expect("EHLO"), send("250-mx\r\n250 PIPELINING\r\n"),
+        expect("MAIL FROM:<a@example.org>"), expect("RCPT TO:<b@example.net>"), expect("DATA"),
+        send("250 ok\r\n250 ok\r\n354 go\r\n"), read_data(), expect("QUIT"),
+        send("250 2.0.0 queued as Q1\r\n221 2.0.0 bye\r\n"),
+    ])
+    run = smtp_send("--driver", driver, "--tls", "off", "--timeout", "5", "--data", str(path),
+                    f"127.0.0.1:{server.port}", "a@example.org", "b@example.net")
+    assert (run.status, run.lines) == (0, ["Message successfully sent to 1 recipient(s)"]), run
+    record = server.finish()
+    assert record.errors == [], record.errors
+
+
+def test_quit_goes_with_bdat_last_for_one_recipient(tmp_path):
+    """The socket driver's one-shot send (SMTPClient.send); QUIT follows BDAT LAST at once."""
+    path = tmp_path / "message.eml"
+    path.write_bytes(MESSAGE)
+    server = ScriptedServer([
+        send("220 mx ESMTP\r\n"), expect("EHLO"), send("250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n"),
+        expect("MAIL FROM:<a@example.org>"), expect("RCPT TO:<b@example.net>"),
+        expect(f"BDAT {len(MESSAGE)} LAST"), read_bytes(len(MESSAGE)), expect("QUIT"),
+        send("250 ok\r\n250 ok\r\n250 2.0.0 queued as Q2\r\n221 2.0.0 bye\r\n"),
+    ])
+    run = smtp_send("--tls", "off", "--timeout", "5", "--data", str(path),
+                    f"127.0.0.1:{server.port}", "a@example.org", "b@example.net")
+    assert (run.status, run.lines) == (0, ["Message successfully sent to 1 recipient(s)"]), run
+    record = server.finish()
+    assert record.errors == [], record.errors
+
+
+def test_a_refusal_behind_a_pipelined_quit_is_still_reported(tmp_path):
+    path = tmp_path / "message.eml"
+    path.write_bytes(MESSAGE)
+    server = ScriptedServer([
+        send("220 mx ESMTP\r\n"), expect("EHLO"), send("250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n"),
+        expect("MAIL FROM:<a@example.org>"), expect("RCPT TO:<b@example.net>"),
+        expect(f"BDAT {len(MESSAGE)} LAST"), read_bytes(len(MESSAGE)), expect("QUIT"),
+        send("250 ok\r\n550 5.1.1 no such user\r\n554 5.5.1 no valid recipients\r\n221 2.0.0 bye\r\n"),
+    ])
+    run = smtp_send("--tls", "off", "--timeout", "5", "--data", str(path),
+                    f"127.0.0.1:{server.port}", "a@example.org", "b@example.net")
+    assert run.status == 1, run
+    assert run.lines == [" *** Your message may not have been sent!",
+                         "all recipients were refused (b@example.net: 550 5.1.1 no such user)"], run
+    record = server.finish()
+    assert record.errors == [], record.errors
