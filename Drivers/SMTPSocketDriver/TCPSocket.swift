@@ -20,6 +20,8 @@ final class TCPSocket {
     }
 
     private(set) var descriptor: Int32
+    /// A segment of ours went out after the last bytes read, carrying their ACK.
+    private var wroteSinceRead = false
     let remote: ResolvedAddress
 
     private init(descriptor: Int32, remote: ResolvedAddress) {
@@ -96,7 +98,7 @@ final class TCPSocket {
     /// A client that waits for a reply has nothing to piggyback the ACK on, and a server that
     /// wrote two small segments (a TLS 1.3 session ticket, then its EHLO reply) holds the second
     /// under Nagle until that ACK: 40 ms per exchange otherwise. Linux re-arms delayed ACKs on
-    /// its own, hence once per wait.
+    /// its own, hence before every wait that no write of ours has acknowledged.
     static func acknowledgeQuickly(_ descriptor: Int32) {
         var one: Int32 = 1
         setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_QUICKACK, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -114,7 +116,10 @@ final class TCPSocket {
 
     /// Waits until readable (or `deadline`), then reads what is there into `buffer`.
     func read(into buffer: UnsafeMutableRawBufferPointer, deadline: SMTPInstant?) -> ReadResult {
-        Self.acknowledgeQuickly(descriptor)
+        // What was read since our last write has not been acknowledged by a segment of ours:
+        // acknowledge it now rather than after the delayed-ACK timer. After a write the ACK
+        // went with it (the usual exchange), and the system call is saved.
+        if !wroteSinceRead { Self.acknowledgeQuickly(descriptor) }
         guard waitFor(Int16(POLLIN), deadline: deadline) else { return .timedOut }
         return readAvailable(into: buffer)
     }
@@ -124,7 +129,10 @@ final class TCPSocket {
         repeat {
             received = recv(descriptor, buffer.baseAddress, buffer.count, 0)
         } while received < 0 && errno == EINTR
-        if received > 0 { return .data(received) }
+        if received > 0 {
+            wroteSinceRead = false
+            return .data(received)
+        }
         if received == 0 { return .closed }
         if errno == EAGAIN || errno == EWOULDBLOCK { return .data(0) }
         return .failed(SystemError.transportFailure(errno))
@@ -142,6 +150,7 @@ final class TCPSocket {
             }
             if sent > 0 {
                 offset += sent
+                wroteSinceRead = true
                 continue
             }
             if sent < 0, errno == EINTR { continue }

@@ -13,6 +13,8 @@ struct Plan: Sendable {
     let builtInDomain: String?
     let driver: SMTPSend.DriverKind
     let repeatCount: Int?
+    /// Load mode keeps a --data file up to this size in memory (see MessageSource.inMemory).
+    static let loadMessageInMemoryLimit = 1 << 20
     let connections: Int
     let verbose: Bool
 
@@ -202,7 +204,8 @@ struct Plan: Sendable {
             builtInDomain = nil
         } else if let path = command.data {
             do {
-                message = try MessageSource.file(path, spoolLimit: command.maxSize ?? MessageSource.defaultSpoolLimit)
+                let source = try MessageSource.file(path, spoolLimit: command.maxSize ?? MessageSource.defaultSpoolLimit)
+                message = command.repeat == nil ? source : try source.inMemory(upTo: Plan.loadMessageInMemoryLimit)
             } catch {
                 throw UsageError("cannot read the message: \(error)")
             }
