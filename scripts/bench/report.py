@@ -118,9 +118,48 @@ def raw_micro(text):
     return text[start:].strip() if start >= 0 else text.strip()
 
 
+def verdict(met):
+    return "**met**" if met else "**not met**"
+
+
+def sink_row(label, cpu):
+    """smtp-sink is one process: its CPU per message of our traffic bounds any client."""
+    limit = f"{cpu['limit_ratio']:.2f}x" if cpu.get("limit_ratio") else "n/a"
+    return (f"| {label}. the ceiling: smtp-sink is one process on one core | busy {cpu['smtp_send_busy']:.0%} of a core "
+            f"under smtp-send, {cpu['smtp_source_busy']:.0%} under smtp-source; {cpu['sink_us_per_msg_ours']:.1f} µs of "
+            f"sink CPU per message from smtp-send, {cpu['sink_us_per_msg_theirs']:.1f} µs from smtp-source | "
+            f"a client costing nothing would reach {limit} |")
+
+
+def send_and_throughput_targets(e2e, hyperfine):
+    """Issue 14, targets 1 and 2: one STARTTLS send against curl (medians), and connections kept
+    against `smtp-source -d` at 1 and 50 sessions into smtp-sink with 1 KB messages."""
+    lines = []
+    ours = next(r for r in hyperfine["results"] if r["command"] == "smtp-send")
+    curl = next(r for r in hyperfine["results"] if r["command"] == "curl")
+    ratio = ours["median"] / curl["median"]
+    lines.append(f"| 1. one STARTTLS send, certificate verified by both: ≤ 0.85x curl's median | "
+                 f"{ratio:.2f}x ({ours['median'] * 1000:.1f} ms vs {curl['median'] * 1000:.1f} ms, "
+                 f"{len(ours['times'])} runs each, alternated by hyperfine) | {verdict(ratio <= 0.85)} |")
+    one = next(row for row in e2e["pairs"] if row["name"].startswith("1 connection") and "smtp-source -d" in row["name"])
+    lines.append(f"| 2a. one connection: ≥ 3x `smtp-source -d -s 1` (smtp-sink, 1 KB) | {one['ratio']}x "
+                 f"({one['smtp_send_msgs']:,.0f} vs {one['smtp_source_msgs']:,.0f} msg/s, median of {one['runs']}) | "
+                 f"{verdict(one['ratio'] >= 3)} |")
+    fifty = next(row for row in e2e["concurrency"] if row["sessions"] == 50)
+    lines.append(f"| 2b. 50 sessions (libuv): ≥ 3x `smtp-source -d -s 50` (smtp-sink, 1 KB) | {fifty['ratio_reuse']}x "
+                 f"({fifty['smtp_send_reuse_run_msgs']:,.0f} vs {fifty['smtp_source_reuse_msgs']:,.0f} msg/s, "
+                 f"median of {fifty.get('runs_reuse', fifty['runs'])}) | {verdict(fifty['ratio_reuse'] >= 3)} |")
+    for label, row in (("2a", one), ("2b", fifty)):
+        if "sink_cpu" in row:
+            lines.append(sink_row(label, row["sink_cpu"]))
+    return lines
+
+
 def targets(micro, e2e, hyperfine):
     rows = micro_rows(micro)
-    lines = ["## Targets\n", "| target | measured | verdict |", "|---|---|---|"]
+    lines = ["## Targets of this round (issue 14)\n", "| target | measured | verdict |", "|---|---|---|"]
+    lines.extend(send_and_throughput_targets(e2e, hyperfine))
+    lines += ["", "## Earlier targets\n", "| target | measured | verdict |", "|---|---|---|"]
     parser_rate = p50(rows, "ReplyParser", "Throughput")
     parser_mallocs = p50(rows, "ReplyParser", "Malloc")
     if parser_rate is not None:
