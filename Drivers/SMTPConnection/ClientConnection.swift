@@ -44,6 +44,7 @@ public final class ClientConnection {
     private let tlsContext: TLSClientContext?
     private let tlsHost: String
     private let idlePolicy: IdlePolicy
+    private let outputHighWater: Int
     /// `quit()` was called: QUIT follows once the last queued message has started.
     private var quitWhenQueueEmpty = false
     private var queue: [(OutgoingMessage, Completion)] = []
@@ -78,6 +79,7 @@ public final class ClientConnection {
         self.tlsContext = tlsContext
         self.tlsHost = tlsHost
         self.idlePolicy = idlePolicy
+        outputHighWater = configuration.limits.outputHighWater
         self.supplier = supplier
         bodyBuffer = .allocate(byteCount: max(1024, chunkSize), alignment: 16)
     }
@@ -91,14 +93,14 @@ public final class ClientConnection {
     /// The session is over and its last bytes are out of the engine: write what
     /// `takeNetworkOutput` gives, then close the socket.
     public var isFinished: Bool { closeRequested }
-    public var deadline: SMTPInstant? { machine.nextDeadline }
+    public var deadline: SMTPInstant? { peek { $0.nextDeadline } }
     public var hasNetworkOutput: Bool { !networkOut.isEmpty }
     /// The error that ended the session, if one did.
     public var failure: SMTPError? { machine.failure }
     public var capabilities: Capabilities { machine.capabilities }
     public var isTLSActive: Bool { machine.isTLSActive }
     /// Ready for another message now (the session API waits for this).
-    public var isIdle: Bool { machine.canStartTransaction && queue.isEmpty && inFlight.isEmpty }
+    public var isIdle: Bool { peek { $0.canStartTransaction } && queue.isEmpty && inFlight.isEmpty }
     public var tlsDescription: String? {
         guard let tls, tls.isHandshakeComplete else { return nil }
         return "\(tls.protocolVersion) \(tls.cipher)"
@@ -275,11 +277,11 @@ public final class ClientConnection {
             case .readyForTransaction:
                 startMessages()
                 // Nothing more to send: QUIT now (pipelined behind the last message when allowed).
-                if queue.isEmpty, quitWhenQueueEmpty || machine.canStartTransaction && idlePolicy == .quitWhenIdle {
+                if queue.isEmpty, quitWhenQueueEmpty || peek({ $0.canStartTransaction }) && idlePolicy == .quitWhenIdle {
                     machine.quit(at: now)
                 }
             case .sendBody(let id, let fromStart):
-                if networkOut.count >= machine.configuration.limits.outputHighWater {
+                if networkOut.count >= outputHighWater {
                     deferredBody = (id, fromStart)
                     return
                 }
@@ -297,7 +299,7 @@ public final class ClientConnection {
                 }
                 failQueued()
             case .wait:
-                if let (id, fromStart) = deferredBody, networkOut.count < machine.configuration.limits.outputHighWater {
+                if let (id, fromStart) = deferredBody, networkOut.count < outputHighWater {
                     deferredBody = nil
                     feedBody(id, fromStart: fromStart)
                     continue
@@ -308,8 +310,16 @@ public final class ClientConnection {
     }
 
     /// Starts queued (or supplied) messages while the engine takes them.
+    /// Reads the engine through exclusive access. A plain `machine.x` on this class's stored
+    /// struct copies the whole engine for the call (a retain and release of every buffer it
+    /// holds), since the compiler cannot prove the call leaves the property alone.
+    @inline(__always)
+    private func peek<Value>(_ read: (inout SMTPMachine) -> Value) -> Value {
+        read(&machine)
+    }
+
     private func startMessages() {
-        while machine.canStartTransaction {
+        while peek({ $0.canStartTransaction }) {
             let next: (OutgoingMessage, Completion)
             if !queue.isEmpty {
                 next = queue.removeFirst()

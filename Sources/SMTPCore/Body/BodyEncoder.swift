@@ -72,19 +72,7 @@ public struct BodyEncoder: Sendable {
             }
             // The longest run of bytes that pass through unchanged.
             let runStart = index
-            if allowsEightBit {
-                while index < count {
-                    let byte = chunk[index]
-                    if byte <= 13, byte == 13 || byte == 10 || byte == 0 { break }
-                    index += 1
-                }
-            } else {
-                while index < count {
-                    let byte = chunk[index]
-                    if byte >= 0x80 || (byte <= 13 && (byte == 13 || byte == 10 || byte == 0)) { break }
-                    index += 1
-                }
-            }
+            index = Self.endOfRun(in: chunk, from: index, allowsEightBit: allowsEightBit)
             if index > runStart {
                 lineLength += index - runStart
                 if lineLength > maxLineLength { throw .lineTooLong(limit: maxLineLength) }
@@ -105,6 +93,39 @@ public struct BodyEncoder: Sendable {
             }
             index += 1
         }
+    }
+
+    /// The first index at or after `start` holding CR, LF, NUL or (when 8-bit is not allowed)
+    /// an octet above 127; `chunk.count` if none. Eight octets at a time: a byte equal to `b`
+    /// makes that byte of `word ^ b...b` zero, and the classic zero-byte test flags the lowest
+    /// zero byte exactly (little-endian loads), as does the high-bit test for 8-bit octets.
+    @inline(__always)
+    static func endOfRun(in chunk: UnsafeBufferPointer<UInt8>, from start: Int, allowsEightBit: Bool) -> Int {
+        let count = chunk.count
+        var index = start
+        if let base = chunk.baseAddress {
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let highs: UInt64 = 0x8080_8080_8080_8080
+            let crs = ones &* 13
+            let lfs = ones &* 10
+            let eightBitMask = allowsEightBit ? 0 : highs
+            while index &+ 8 <= count {
+                let word = UInt64(littleEndian: UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
+                let cr = word ^ crs
+                let lf = word ^ lfs
+                let zeros = (word &- ones) & ~word | (cr &- ones) & ~cr | (lf &- ones) & ~lf
+                let hits = (zeros | word & eightBitMask) & highs
+                if hits != 0 { return index &+ hits.trailingZeroBitCount >> 3 }
+                index &+= 8
+            }
+        }
+        while index < count {
+            let byte = chunk[index]
+            if byte <= 13, byte == 13 || byte == 10 || byte == 0 { break }
+            if byte >= 0x80, !allowsEightBit { break }
+            index += 1
+        }
+        return index
     }
 
     /// Ends the content: flushes a trailing CR, terminates an unterminated last line and, for

@@ -9,22 +9,30 @@ extension SMTPMachine {
     /// A new command group (a transaction's MAIL, or QUIT) may go out now: nothing else is in
     /// flight, or only the final dot of a DATA transaction and the server pipelines.
     var canSendNewGroup: Bool {
-        mayWriteGroup(behind: \.allowsOverlap)
+        mayWriteGroup(.transaction)
     }
 
     /// QUIT may go out now: as a new group, or pipelined behind the last transaction's final
     /// command when nothing more can be written for it (the replies are still read).
     var canSendQuit: Bool {
-        mayWriteGroup(behind: \.allowsQuitBehind)
+        mayWriteGroup(.quit)
     }
 
-    private func mayWriteGroup(behind allowsGroupBehind: (Transaction) -> Bool) -> Bool {
+    private enum Group { case transaction, quit }
+
+    // The transaction is read in place (`transactions[0].x`): a copy of it costs a retain and
+    // a release of each of its arrays, on every pump.
+    private func mayWriteGroup(_ group: Group) -> Bool {
         guard case .ready = state, failure == nil else { return false }
         // Server bytes waiting while nothing is in flight are unsolicited: they are read (and
         // fail the session) before any new command could be taken as their cause.
         if expected.isEmpty, parser.bufferedByteCount > 0 { return false }
         if transactions.isEmpty { return usesPipelining || expected.isEmpty }
-        return usesPipelining && transactions.count == 1 && allowsGroupBehind(transactions[0])
+        guard usesPipelining, transactions.count == 1 else { return false }
+        switch group {
+        case .transaction: return transactions[0].allowsOverlap
+        case .quit: return transactions[0].allowsQuitBehind
+        }
     }
 
     mutating func pump() {
@@ -48,8 +56,8 @@ extension SMTPMachine {
     /// Ends the oldest transaction if all its replies are in: RSET when the server may still hold
     /// its state, a further round for deferred recipients, or the final event.
     private mutating func finishResolvedTransaction() -> Bool {
-        guard var transaction = transactions.first, isRoundResolved(transaction) else { return false }
-        transactions.removeFirst()
+        guard !transactions.isEmpty, isRoundResolved(at: 0) else { return false }
+        var transaction = transactions.removeFirst()
         if transaction.needsReset, case .ready = state {
             writeCommand(.reset) { $0.appendASCII("RSET") }
         }
@@ -65,9 +73,10 @@ extension SMTPMachine {
     }
 
     /// All replies for the transaction's round are in and nothing more will be sent for it.
-    func isRoundResolved(_ transaction: Transaction) -> Bool {
-        (transaction.step == .ended || transaction.roundFailure != nil)
-            && !expected.contains(where: { $0.transaction == transaction.id })
+    func isRoundResolved(at index: Int) -> Bool {
+        guard transactions[index].step == .ended || transactions[index].roundFailure != nil else { return false }
+        let id = transactions[index].id
+        return !expected.contains(where: { $0.transaction == id })
     }
 
     /// Writes the next commands of the newest transaction that the pipelining rules allow.
@@ -118,19 +127,19 @@ extension SMTPMachine {
     // MARK: Commands
 
     private mutating func writeMail(transaction index: Int) {
-        let transaction = transactions[index]
+        let envelope = transactions[index].envelope
+        let smtpUTF8 = transactions[index].needsSMTPUTF8
         // SIZE= only where the server takes it.
-        let size = capabilities.contains(.size) ? transaction.envelope.size : nil
-        writeCommand(.mail(transaction.id)) {
-            CommandWriters.mail(transaction.envelope, size: size, smtpUTF8: transaction.needsSMTPUTF8, into: &$0)
+        let size = capabilities.contains(.size) ? envelope.size : nil
+        writeCommand(.mail(transactions[index].id)) {
+            CommandWriters.mail(envelope, size: size, smtpUTF8: smtpUTF8, into: &$0)
         }
     }
 
     private mutating func writeRecipient(transaction index: Int, position: Int) {
-        let transaction = transactions[index]
-        let recipientIndex = transaction.recipientIndex(atRoundPosition: position)
-        let recipient = transaction.envelope.recipients[recipientIndex]
-        writeCommand(.recipient(transaction.id, index: recipientIndex)) { CommandWriters.recipient(recipient, into: &$0) }
+        let recipientIndex = transactions[index].recipientIndex(atRoundPosition: position)
+        let recipient = transactions[index].envelope.recipients[recipientIndex]
+        writeCommand(.recipient(transactions[index].id, index: recipientIndex)) { CommandWriters.recipient(recipient, into: &$0) }
     }
 
     /// Appends one command line and records the reply it waits for. `redacted` replaces the
@@ -188,13 +197,13 @@ extension SMTPMachine {
     /// Encodes one chunk (and, when `last`, the end of the content) into the output: dot-stuffed
     /// after DATA, or as one BDAT chunk.
     mutating func encodeBody(_ bytes: UnsafeBufferPointer<UInt8>, transaction index: Int, last: Bool) {
-        let transaction = transactions[index]
-        if transaction.usesChunking {
+        let id = transactions[index].id
+        if transactions[index].usesChunking {
             scratch.removeAll(keepingCapacity: true)
             do {
                 try transactions[index].encoder.encode(bytes, into: &scratch)
                 if last { transactions[index].encoder.finish(into: &scratch) }
-                try checkDeclaredSize(transactions[index])
+                try checkDeclaredSize(transaction: index)
             } catch {
                 bodyFailed(error, transaction: index)
                 return
@@ -205,19 +214,19 @@ extension SMTPMachine {
                 return
             }
             if scratch.isEmpty {
-                requestBody(transaction.id, fromStart: false)
+                requestBody(id, fromStart: false)
                 return
             }
             writeChunk(transaction: index, last: false)
             // Without PIPELINING each chunk waits for its 250 before the next is requested.
-            if usesPipelining { requestBody(transaction.id, fromStart: false) }
+            if usesPipelining { requestBody(id, fromStart: false) }
             return
         }
         let before = output.count
         do {
             try transactions[index].encoder.encode(bytes, into: &output)
             if last { transactions[index].encoder.finish(into: &output) }
-            try checkDeclaredSize(transactions[index])
+            try checkDeclaredSize(transaction: index)
         } catch {
             // DATA cannot be aborted: the session ends, and what this chunk added never goes out.
             bodyFailed(error, transaction: index)
@@ -225,21 +234,21 @@ extension SMTPMachine {
         }
         transactions[index].wireBytes += output.count - before
         guard last else {
-            requestBody(transaction.id, fromStart: false)
+            requestBody(id, fromStart: false)
             return
         }
         if configuration.emitsTranscript { emit(.transcript(.data(byteCount: transactions[index].wireBytes))) }
         transactions[index].step = .ended
         // LMTP: one reply per accepted recipient (RFC 2033 §4.2).
-        let replies = transaction.lmtp ? max(1, transaction.accepted.count) : 1
-        for _ in 0..<replies { expect(.dataEnd(transaction.id)) }
+        let replies = transactions[index].lmtp ? max(1, transactions[index].accepted.count) : 1
+        for _ in 0..<replies { expect(.dataEnd(id)) }
         pump()
     }
 
     /// SIZE= is a promise to the server: content that outgrows it is not sent on.
-    private func checkDeclaredSize(_ transaction: Transaction) throws(BodyProblem) {
-        guard let declared = transaction.envelope.size, capabilities.contains(.size),
-              transaction.encoder.contentOctets > declared else { return }
+    private func checkDeclaredSize(transaction index: Int) throws(BodyProblem) {
+        guard let declared = transactions[index].envelope.size, capabilities.contains(.size),
+              transactions[index].encoder.contentOctets > declared else { return }
         throw .largerThanDeclared(size: declared)
     }
 
