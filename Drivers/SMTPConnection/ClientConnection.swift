@@ -60,6 +60,8 @@ public final class ClientConnection {
     /// Message content is read straight into this buffer and encoded from it.
     private let bodyBuffer: UnsafeMutableRawBufferPointer
     private var deferredBody: (TransactionID, Bool)?
+    /// The driver took output and has not reported it written (`outputDrained`).
+    private var driverHoldsOutput = false
     private var inFlight: [TransactionID: InFlight] = [:]
     private var closeRequested = false
     private var now: SMTPInstant = .zero
@@ -108,6 +110,7 @@ public final class ClientConnection {
 
     /// Hands over the bytes to write to the socket (swapping buffers when `buffer` is empty).
     public func takeNetworkOutput(into buffer: inout [UInt8]) {
+        if !networkOut.isEmpty { driverHoldsOutput = true }
         if buffer.isEmpty { swap(&buffer, &networkOut) } else {
             buffer.append(contentsOf: networkOut)
             networkOut.removeAll(keepingCapacity: true)
@@ -195,9 +198,11 @@ public final class ClientConnection {
         process()
     }
 
-    /// The driver wrote out what it had (libuv: a write completed), so deferred body reads may go on.
+    /// The driver wrote out everything it took (libuv: a write completed). Content held back for
+    /// backpressure goes on only after this call, so call it once each write is done.
     public func outputDrained(at now: SMTPInstant) {
         self.now = now
+        driverHoldsOutput = false
         process()
     }
 
@@ -299,7 +304,10 @@ public final class ClientConnection {
                 }
                 failQueued()
             case .wait:
-                if let (id, fromStart) = deferredBody, networkOut.count < outputHighWater {
+                // Deferred content goes on once the driver has written what it took: not on a
+                // tick of the clock while a write is stuck, which would count as activity and
+                // push the data-block deadline on.
+                if let (id, fromStart) = deferredBody, !driverHoldsOutput, networkOut.count < outputHighWater {
                     deferredBody = nil
                     feedBody(id, fromStart: fromStart)
                     continue

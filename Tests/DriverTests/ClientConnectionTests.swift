@@ -75,4 +75,46 @@ struct ClientConnectionTests {
         #expect(outcome?.status == .delivered)
         #expect(outcome?.dataReply?.description == "250 queued as Q")
     }
+
+    /// A peer that stops reading mid-body: the driver holds a write it cannot finish and never
+    /// reports a drain. Ticks of the clock before the data-block deadline must not feed more
+    /// content (that would count as activity and push the deadline on): the session ends at
+    /// the first deadline. (Found with the libuv driver, whose timer fired just before the due
+    /// instant and so took 4 s instead of 2.)
+    @Test func aStuckWriteEndsTheSessionAtTheFirstDataBlockDeadline() throws {
+        var limits = Limits()
+        limits.outputHighWater = 4096
+        var timeouts = Timeouts()
+        timeouts.dataBlock = .seconds(2)
+        let configuration = SMTPConfiguration(heloName: "client.example", tls: .off, usePipelining: false, useChunking: false,
+                                              timeouts: timeouts, limits: limits)
+        let connection = try ClientConnection(configuration: configuration, tlsContext: nil, tlsHost: "mx.example",
+                                              chunkSize: 1024, idlePolicy: .stayConnected)
+        var output: [UInt8] = []
+        func take() {
+            output.removeAll()
+            connection.takeNetworkOutput(into: &output)
+        }
+        var outcome: MessageOutcome?
+        let body = Array(String(repeating: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n", count: 2000).utf8)
+        connection.start(at: .zero)
+        for line in ["220 mx\r\n", "250 mx\r\n"] { reply(connection, line, at: .zero); take() }
+        connection.enqueue(OutgoingMessage(from: "a@example.org", to: ["b@example.net"], content: body),
+                           completion: { outcome = $0 }, at: .zero)
+        for line in ["250 ok\r\n", "250 ok\r\n", "354 go\r\n"] { take(); reply(connection, line, at: .zero) }
+        // The driver takes what there is and starts a write that never completes.
+        take()
+        #expect(!output.isEmpty)
+        #expect(connection.deadline == .zero + .seconds(2))
+        // The timer fires a little early, then again.
+        for early in [1000, 1999] {
+            connection.timePassed(at: .zero + .milliseconds(early))
+            #expect(connection.deadline == .zero + .seconds(2), "at \(early) ms the deadline moved")
+        }
+        connection.timePassed(at: .zero + .seconds(2))
+        #expect(connection.isFinished)
+        #expect(connection.failure == .timeout(.dataBlock))
+        #expect(outcome?.status == .notDelivered)
+    }
 }
+
