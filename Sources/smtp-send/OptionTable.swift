@@ -122,7 +122,11 @@ struct OptionTable<Command>: Sendable {
             } else {
                 let (letters, inline) = Self.split(word.dropFirst())
                 let group = try letters.map { letter in
-                    guard let option = options.first(where: { $0.short == letter }) else { throw unknown(word) }
+                    guard let option = options.first(where: { $0.short == letter }) else {
+                        // "-fADDR" reads as a value glued to -f; "-vx" names the letter.
+                        let glued = letters.first.flatMap { first in options.first { $0.short == first } }
+                        throw unknown(glued?.valueName != nil || inline != nil ? word : "-\(letter)")
+                    }
                     return option
                 }
                 if inline != nil, group.count > 1 { throw unknown(word) }
