@@ -97,6 +97,11 @@ let package = Package(
             path: "Tests/DriverTests"
         ),
         .testTarget(
+            name: "SMTPSendTests",
+            dependencies: ["smtp-send"],
+            path: "Tests/SMTPSendTests"
+        ),
+        .testTarget(
             name: "SMTPMessageTests",
             dependencies: ["SMTPCore", "SMTPMessage", "SMTPMessageContent", "SMTPConnection", "SMTPTLS", "SMTPSocketDriver"],
             path: "Tests/SMTPMessageTests"
