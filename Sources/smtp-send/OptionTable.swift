@@ -93,8 +93,9 @@ struct OptionTable<Command>: Sendable {
     var helpLong = "help"
     var helpShort: Character = "h"
 
-    func parse(_ words: [String], into start: Command) throws -> ParsedCommandLine<Command> {
-        if asksForHelp(words) { return .help }
+    /// `help: false` reads -h and --help as any other flag (sendmail mode has no manual).
+    func parse(_ words: [String], into start: Command, help: Bool = true) throws -> ParsedCommandLine<Command> {
+        if help, asksForHelp(words) { return .help }
         var command = start
         var index = 0
         var onlyPositionals = false

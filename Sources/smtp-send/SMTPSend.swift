@@ -52,8 +52,8 @@ struct SMTPSend {
     }
 
     /// The command line's options and arguments (after the program name), or the manual.
-    static func parse(_ arguments: [String]) throws -> ParsedCommandLine<SMTPSend> {
-        try optionTable.parse(arguments, into: SMTPSend())
+    static func parse(_ arguments: [String], help: Bool = true) throws -> ParsedCommandLine<SMTPSend> {
+        try optionTable.parse(arguments, into: SMTPSend(), help: help)
     }
 
     static func main() {
@@ -88,8 +88,9 @@ struct SMTPSend {
     static func sendmailMain() -> Int32 {
         do {
             let arguments = try SendmailMode.translate(Array(CommandLine.arguments.dropFirst()))
-            guard case .command(let command) = try SMTPSend.parse(arguments) else {
-                throw UsageError("unsupported option --help")
+            // -h after --account or --config is their missing value, not a request for the manual.
+            guard case .command(let command) = try SMTPSend.parse(arguments, help: false) else {
+                throw UsageError("sendmail has no manual option")
             }
             return command.execute(sendmail: true)
         } catch let error as UsageError {

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from conftest import RIG, smtp_send
-from daily_use import parsed, stored_with
+from daily_use import parsed, run, sendmail_link, stored_with
 
 USAGE = "usage: smtp-send [OPTIONS] SERVER FROM TO [TO ...]   (smtp-send --help for details)"
 ENVELOPE = ["127.0.0.1:9", "a@example.org", "b@example.net"]
@@ -153,3 +153,10 @@ def test_h_anywhere_before_double_dash_prints_the_manual(args):
     manual = smtp_send("--help")
     run = smtp_send(*args)
     assert outcome(run) == (0, manual.stdout, ""), run
+
+
+@pytest.mark.parametrize("args", [["--account", "-h"], ["--config", "--help", "b@example.net"]])
+def test_sendmail_mode_reads_h_after_an_option_as_its_missing_value(tmp_path, args):
+    result = run([sendmail_link(tmp_path), *args], stdin=b"Subject: x\n\nbody\n")
+    option = "--account <NAME>" if args[0] == "--account" else "--config <FILE>"
+    assert (result.status, result.stdout, result.stderr) == (64, "", f"sendmail: Missing value for '{option}'\n"), result
