@@ -22,9 +22,6 @@ let package = Package(
         .library(name: "SMTPMessage", targets: ["SMTPMessage"]),
         .library(name: "SMTPMessageContent", targets: ["SMTPMessageContent"]),
     ],
-    dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-    ],
     targets: [
         .target(
             name: "SMTPCore",
@@ -79,7 +76,6 @@ let package = Package(
             dependencies: [
                 "SMTPCore", "SMTPTLS", "SMTPConnection", "SMTPSocketDriver", "SMTPUVDriver",
                 "SMTPMessage", "SMTPMessageContent",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/smtp-send"
         ),
@@ -99,6 +95,11 @@ let package = Package(
             name: "DriverTests",
             dependencies: ["SMTPCore", "SMTPTLS", "SMTPConnection", "SMTPSocketDriver", "SMTPUVDriver"],
             path: "Tests/DriverTests"
+        ),
+        .testTarget(
+            name: "SMTPSendTests",
+            dependencies: ["smtp-send"],
+            path: "Tests/SMTPSendTests"
         ),
         .testTarget(
             name: "SMTPMessageTests",
