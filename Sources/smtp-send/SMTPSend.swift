@@ -182,6 +182,12 @@ struct SMTPSend: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Spread --repeat over C concurrent sessions.", valueName: "C"))
     var connections: Int?
 
+    @Option(name: .customLong("session-messages"), help: ArgumentHelp("With --repeat: end each session after M messages and open a new one (like smtp-source without -d when M is 1).", valueName: "M"))
+    var sessionMessages: Int?
+
+    @Flag(name: .customLong("no-tls-resume"), help: "Do not resume TLS sessions: every connection of a --repeat run does a full handshake (by default a session a server gave is offered again to that same server, name, host and port).")
+    var noTLSResume = false
+
     @Option(name: .long, help: ArgumentHelp("Subject of a message built from the message options (UTF-8; encoded as RFC 2047 needs).", valueName: "TEXT"))
     var subject: String?
 
