@@ -66,6 +66,9 @@ echo "}" >> "$out/memory.json"
 echo "bench: end-to-end comparisons"
 SMTP_SEND="$bin" python3 scripts/bench/e2e.py --out "$out/e2e.json" ${BENCH_QUICK:+--quick}
 
+echo "bench: TLS at scale (STARTTLS into Postfix, full and resumed handshakes)"
+SMTP_SEND="$bin" python3 scripts/bench/tls.py --out "$out/tls.json" ${BENCH_QUICK:+--quick} > /dev/null
+
 python3 scripts/bench/report.py --e2e "$out/e2e.json" --micro "$out/micro.txt" --hyperfine "$out/hyperfine.json" \
-    --memory "$out/memory.json" --out BENCHMARKS.md --chart Benchmarks/throughput.png
+    --memory "$out/memory.json" --tls "$out/tls.json" --out BENCHMARKS.md --chart Benchmarks/throughput.png
 echo "bench: wrote BENCHMARKS.md and Benchmarks/throughput.png"
