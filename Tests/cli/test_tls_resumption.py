@@ -5,6 +5,7 @@ Each run sends --repeat N messages over one connection at a time (--session-mess
 message is its own connection, made after the one before it has ended."""
 
 import re
+import ssl
 import sys
 
 import pytest
@@ -37,6 +38,12 @@ def last_failure(run):
     return lines[0]
 
 
+@pytest.fixture(params=["TLSv1_3", "TLSv1_2"])
+def version(request):
+    """The newest version the server offers (TLS 1.3 tickets, or TLS 1.2 tickets and session ids)."""
+    return getattr(ssl.TLSVersion, request.param)
+
+
 def summary(records):
     return [(r.cert, r.handshake == "ok", r.session_reused) for r in records]
 
@@ -51,13 +58,14 @@ def new_good_cert(rig, tmp_path):
     return str(tmp_path / "renewed.crt"), str(tmp_path / "renewed.key")
 
 
-def test_sessions_are_resumed_with_the_same_server(rig, driver):
-    good = server_context(rig["RIG_SERVER_CERT"], rig["RIG_SERVER_KEY"])
+def test_sessions_are_resumed_with_the_same_server(rig, driver, version):
+    good = server_context(rig["RIG_SERVER_CERT"], rig["RIG_SERVER_KEY"], version)
     server = TLSSwitchServer([good])
     run = load_run(server.port, rig, driver, 4)
     records = server.finish()
     assert run.status == 0, run
     assert summary(records) == [("0", True, False), ("0", True, True), ("0", True, True), ("0", True, True)]
+    assert [r.version for r in records] == [version.name.replace("_", ".")] * 4
     assert handshake_line(run) == "-- TLS handshakes: 1 full, 3 resumed (4 connections) --"
 
 
@@ -71,9 +79,9 @@ def test_no_tls_resume_makes_every_handshake_full(rig, driver):
     assert handshake_line(run) == "-- TLS handshakes: 3 full, 0 resumed (3 connections) --"
 
 
-def test_a_new_certificate_gets_a_full_handshake_and_passes_when_good(rig, driver, new_good_cert):
-    old = server_context(rig["RIG_SERVER_CERT"], rig["RIG_SERVER_KEY"])
-    new = server_context(*new_good_cert)
+def test_a_new_certificate_gets_a_full_handshake_and_passes_when_good(rig, driver, new_good_cert, version):
+    old = server_context(rig["RIG_SERVER_CERT"], rig["RIG_SERVER_KEY"], version)
+    new = server_context(*new_good_cert, version)
     server = TLSSwitchServer([old, old, new], names=["old", "old", "new"])
     run = load_run(server.port, rig, driver, 4)
     records = server.finish()
@@ -85,8 +93,8 @@ def test_a_new_certificate_gets_a_full_handshake_and_passes_when_good(rig, drive
 
 
 @pytest.mark.parametrize("bad", ["WRONGNAME", "UNTRUSTED", "EXPIRED"])
-def test_a_bad_certificate_after_a_resumed_session_is_rejected_as_without_one(rig, driver, bad):
-    bad_context = lambda: server_context(rig[f"RIG_{bad}_CERT"], rig[f"RIG_{bad}_KEY"])  # noqa: E731
+def test_a_bad_certificate_after_a_resumed_session_is_rejected_as_without_one(rig, driver, bad, version):
+    bad_context = lambda: server_context(rig[f"RIG_{bad}_CERT"], rig[f"RIG_{bad}_KEY"], version)  # noqa: E731
     # Without any cached session: the client's error for this certificate.
     fresh = TLSSwitchServer([bad_context()], names=["bad"])
     alone = load_run(fresh.port, rig, driver, 1)
@@ -96,7 +104,7 @@ def test_a_bad_certificate_after_a_resumed_session_is_rejected_as_without_one(ri
     expected = last_failure(alone)
     assert re.search(r"certificate", expected), expected
 
-    good = server_context(rig["RIG_SERVER_CERT"], rig["RIG_SERVER_KEY"])
+    good = server_context(rig["RIG_SERVER_CERT"], rig["RIG_SERVER_KEY"], version)
     server = TLSSwitchServer([good, good, bad_context()], names=["good", "good", "bad"])
     run = load_run(server.port, rig, driver, 3)
     records = server.finish()

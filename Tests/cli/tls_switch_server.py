@@ -19,9 +19,12 @@ import threading
 from dataclasses import dataclass, field
 
 
-def server_context(cert, key):
+def server_context(cert, key, maximum_version=None):
+    """A server context (new ticket keys each time); `maximum_version` e.g. ssl.TLSVersion.TLSv1_2."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
+    if maximum_version:
+        context.maximum_version = maximum_version
     return context
 
 
@@ -30,6 +33,7 @@ class Record:
     cert: str
     handshake: str = "none"  # "none", "ok" or "failed: <why>"
     session_reused: bool = False
+    version: str = ""
     commands: list = field(default_factory=list)
 
 
@@ -95,6 +99,7 @@ class TLSSwitchServer:
                         return
                     record.handshake = "ok"
                     record.session_reused = tls.session_reused
+                    record.version = tls.version()
                     reader = tls.makefile("rb")
                 elif verb == "DATA":
                     out.sendall(b"354 go\r\n")
