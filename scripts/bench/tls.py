@@ -8,7 +8,8 @@
    after the other, one message each (--session-messages 1), with --no-tls-resume (every handshake
    full) and without (the first full, the rest resumed), plus --tls off as the floor. CPU per
    connection = (cpu(K) - cpu(1)) / (K - 1), so process start-up and the first handshake drop
-   out. The modes alternate, several runs, medians.
+   out. The modes alternate, several runs, medians. Also user time alone, and user-space
+   instructions per connection from callgrind (exact: the machine is shared and noisy).
 
 Before timing, one short verbose run per mode checks the handshake counts the client reports (so a
 "resumed" figure is never a full handshake in disguise). Writes JSON to stdout or --out.
@@ -30,7 +31,8 @@ BIN = os.environ.get("SMTP_SEND", "smtp-send")
 
 
 def run(command):
-    """Runs `command`; returns (wall seconds, CPU seconds of the child, stdout, stderr)."""
+    """Runs `command`; returns (wall seconds, (user, system) CPU seconds of the child, stdout,
+    stderr)."""
     out = tempfile.TemporaryFile()
     err = tempfile.TemporaryFile()
     started = time.monotonic()
@@ -43,7 +45,7 @@ def run(command):
     stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
     if child.returncode != 0:
         sys.exit(f"bench: {' '.join(command)} failed ({child.returncode}):\n{stdout}\n{stderr[-4000:]}")
-    return elapsed, usage.ru_utime + usage.ru_stime, stdout, stderr
+    return elapsed, (usage.ru_utime, usage.ru_stime), stdout, stderr
 
 
 def message_file(size=1024):
@@ -77,9 +79,9 @@ def sessions_at_scale(message, sessions, each, runs):
         command = smtp_send(message, count, connections=sessions, driver=driver)
         rates, cpus = [], []
         for _ in range(runs):
-            elapsed, cpu, _, _ = run(command)
+            elapsed, (user, system), _, _ = run(command)
             rates.append(count / elapsed)
-            cpus.append(cpu)
+            cpus.append(user + system)
         cpu = statistics.median(cpus)
         rows.append({"driver": driver, "sessions": sessions, "messages_per_session": each, "messages": count,
                      "runs": runs, "msgs_per_s": round(statistics.median(rates), 1),
@@ -96,25 +98,38 @@ MODES = {
 }
 
 
-def per_connection(message, connections, runs, driver):
+def mode_commands(message, connections, driver):
+    """Per mode: (K connections, 1 connection), one message each."""
     commands = {}
     for mode, how in MODES.items():
         base = dict(connections=1, driver=driver, tls=how["tls"])
         extra = ("--session-messages", "1", *how["extra"])
         commands[mode] = (smtp_send(message, connections, extra=extra, **base),
                           smtp_send(message, 1, extra=extra, **base))
+    return commands
+
+
+def per_connection(message, connections, runs, driver, traced):
+    commands = mode_commands(message, connections, driver)
+    for mode, how in MODES.items():
+        base = dict(connections=1, driver=driver, tls=how["tls"])
+        extra = ("--session-messages", "1", *how["extra"])
         if mode != "plain":
             _, _, _, stderr = run(smtp_send(message, 5, extra=("-v", *extra), **base))
             expected = (5, 0, 5) if mode == "full" else (1, 4, 5)
             if handshakes(stderr) != expected:
                 sys.exit(f"bench: {mode}: expected handshakes (full, resumed, connections) {expected}, got {handshakes(stderr)}")
     samples = {mode: [] for mode in MODES}
+    user = {mode: [] for mode in MODES}
     for _ in range(runs):
         for mode, (many, one) in commands.items():
-            _, cpu_many, _, _ = run(many)
-            _, cpu_one, _, _ = run(one)
-            samples[mode].append((cpu_many - cpu_one) / (connections - 1))
+            _, (user_many, system_many), _, _ = run(many)
+            _, (user_one, system_one), _, _ = run(one)
+            samples[mode].append((user_many + system_many - user_one - system_one) / (connections - 1))
+            user[mode].append((user_many - user_one) / (connections - 1))
     medians = {mode: statistics.median(values) for mode, values in samples.items()}
+    user_medians = {mode: statistics.median(values) for mode, values in user.items()}
+    instructions = instructions_per_connection(mode_commands(message, traced, driver), traced)
     full, resumed, plain = medians["full"], medians["resumed"], medians["plain"]
     return {
         "driver": driver, "connections": connections, "runs": runs,
@@ -124,8 +139,37 @@ def per_connection(message, connections, runs, driver):
         # The TLS part alone: what a connection costs beyond the same connection without TLS.
         "tls_part_us": {"full": round((full - plain) * 1e6, 1), "resumed": round((resumed - plain) * 1e6, 1)},
         "tls_part_ratio": round((full - plain) / (resumed - plain), 2) if resumed > plain else None,
+        # User time alone: the kernel's share (on loopback it also runs the server's side of
+        # every packet the client sends) is the same for both handshakes.
+        "user_us_per_connection": {mode: round(value * 1e6, 1) for mode, value in user_medians.items()},
+        "user_ratio_full_to_resumed": (round(user_medians["full"] / user_medians["resumed"], 2)
+                                       if user_medians["resumed"] > 0 else None),
+        "instructions_connections": traced,
+        "instructions_per_connection": instructions,
+        "instructions_ratio_full_to_resumed": (round(instructions["full"] / instructions["resumed"], 2)
+                                               if instructions else None),
         "command": " ".join(commands["resumed"][0][:1] + ["..."] + commands["resumed"][0][commands["resumed"][0].index("--driver"):]),
     }
+
+
+def instructions_per_connection(commands, connections):
+    """User-space instructions per connection (callgrind: exact, whatever the machine's load),
+    the same (many - one) / (K - 1) difference; None without valgrind."""
+    if subprocess.run(["sh", "-c", "command -v valgrind"], capture_output=True).returncode != 0:
+        return None
+    counts = {}
+    for mode, (many, one) in commands.items():
+        refs = []
+        for command in (many, one):
+            completed = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                                        *command[:1], "--timeout", "120", *command[1:]],
+                                       capture_output=True, text=True, stdin=subprocess.DEVNULL)
+            found = re.search(r"refs:\s+([\d,]+)", completed.stderr)
+            if completed.returncode != 0 or not found:
+                sys.exit(f"bench: callgrind {' '.join(command)} failed:\n{completed.stderr[-2000:]}")
+            refs.append(int(found.group(1).replace(",", "")))
+        counts[mode] = round((refs[0] - refs[1]) / (connections - 1))
+    return counts
 
 
 def main():
@@ -137,7 +181,8 @@ def main():
     message = message_file()
     try:
         scale = sessions_at_scale(message, sessions=100, each=10 if quick else 30, runs=1 if quick else 3)
-        handshake = [per_connection(message, connections=40 if quick else 200, runs=2 if quick else 5, driver=driver)
+        handshake = [per_connection(message, connections=40 if quick else 200, runs=2 if quick else 5, driver=driver,
+                                    traced=11 if quick else 31)
                      for driver in ("socket", "uv")]
     finally:
         os.unlink(message)
