@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH:/usr/sbin:/usr/local/sbin:/sbin"
-scripts/install-deps.sh libssl-dev libuv1-dev pkg-config postfix sasl2-bin libsasl2-modules swaks hyperfine msmtp curl time
+scripts/install-deps.sh libssl-dev libuv1-dev pkg-config postfix sasl2-bin libsasl2-modules swaks hyperfine msmtp curl time valgrind
 python3 -c "import matplotlib" 2>/dev/null || python3 -m pip install --quiet matplotlib 2>/dev/null \
     || python3 -m pip install --quiet --break-system-packages matplotlib
 
@@ -66,6 +66,9 @@ echo "}" >> "$out/memory.json"
 echo "bench: end-to-end comparisons"
 SMTP_SEND="$bin" python3 scripts/bench/e2e.py --out "$out/e2e.json" ${BENCH_QUICK:+--quick}
 
+echo "bench: TLS at scale (STARTTLS into Postfix, full and resumed handshakes)"
+SMTP_SEND="$bin" python3 scripts/bench/tls.py --out "$out/tls.json" ${BENCH_QUICK:+--quick} > /dev/null
+
 python3 scripts/bench/report.py --e2e "$out/e2e.json" --micro "$out/micro.txt" --hyperfine "$out/hyperfine.json" \
-    --memory "$out/memory.json" --out BENCHMARKS.md --chart Benchmarks/throughput.png
+    --memory "$out/memory.json" --tls "$out/tls.json" --out BENCHMARKS.md --chart Benchmarks/throughput.png
 echo "bench: wrote BENCHMARKS.md and Benchmarks/throughput.png"

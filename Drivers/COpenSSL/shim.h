@@ -36,6 +36,11 @@ static inline const long SMTP_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER(void) { return
 static inline const unsigned long long SMTP_SSL_OP_NO_COMPRESSION(void) { return SSL_OP_NO_COMPRESSION; }
 static inline const unsigned long long SMTP_SSL_OP_NO_RENEGOTIATION(void) { return SSL_OP_NO_RENEGOTIATION; }
 
+/* Client-side session caching through the new-session callback only (no internal store). */
+static inline long smtp_SSL_CTX_set_client_session_cache(SSL_CTX *ctx) {
+    return SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+}
+
 static inline int smtp_ERR_GET_LIB(unsigned long code) { return ERR_GET_LIB(code); }
 static inline int smtp_ERR_GET_REASON(unsigned long code) { return ERR_GET_REASON(code); }
 

@@ -3,7 +3,8 @@ import SMTPTLS
 
 /// What an observer may want to know beside the event itself.
 public struct ConnectionInfo: Sendable {
-    /// "TLSv1.3 TLS_AES_256_GCM_SHA384" once TLS is up.
+    /// "TLSv1.3 TLS_AES_256_GCM_SHA384" once TLS is up, with " (resumed)" after it when the
+    /// handshake resumed a kept session.
     public var tls: String?
 }
 
@@ -43,6 +44,7 @@ public final class ClientConnection {
     private var machine: SMTPMachine
     private let tlsContext: TLSClientContext?
     private let tlsHost: String
+    private let tlsPort: UInt16
     private let idlePolicy: IdlePolicy
     private let outputHighWater: Int
     /// `quit()` was called: QUIT follows once the last queued message has started.
@@ -73,13 +75,15 @@ public final class ClientConnection {
         var reader: (any MessageReader)?
     }
 
+    /// `tlsPort`: the port connected to (with `tlsHost`, the peer TLS sessions are resumed with).
     /// `chunkSize`: octets read from a message's content per chunk. Output waiting for the
     /// driver is bounded by the engine's `limits.outputHighWater`, the one backpressure limit.
-    public init(configuration: SMTPConfiguration, tlsContext: TLSClientContext?, tlsHost: String, chunkSize: Int = 64 * 1024,
-                idlePolicy: IdlePolicy, supplier: MessageSupplier? = nil) throws(SMTPError) {
+    public init(configuration: SMTPConfiguration, tlsContext: TLSClientContext?, tlsHost: String, tlsPort: UInt16 = 0,
+                chunkSize: Int = 64 * 1024, idlePolicy: IdlePolicy, supplier: MessageSupplier? = nil) throws(SMTPError) {
         machine = try SMTPMachine(configuration: configuration)
         self.tlsContext = tlsContext
         self.tlsHost = tlsHost
+        self.tlsPort = tlsPort
         self.idlePolicy = idlePolicy
         outputHighWater = configuration.limits.outputHighWater
         self.supplier = supplier
@@ -105,7 +109,7 @@ public final class ClientConnection {
     public var isIdle: Bool { peek { $0.canStartTransaction } && queue.isEmpty && inFlight.isEmpty }
     public var tlsDescription: String? {
         guard let tls, tls.isHandshakeComplete else { return nil }
-        return "\(tls.protocolVersion) \(tls.cipher)"
+        return "\(tls.protocolVersion) \(tls.cipher)" + (tls.isResumed ? " (resumed)" : "")
     }
 
     /// Hands over the bytes to write to the socket (swapping buffers when `buffer` is empty).
@@ -214,7 +218,7 @@ public final class ClientConnection {
             return
         }
         do {
-            tls = try TLSSession(context: tlsContext, host: tlsHost)
+            tls = try TLSSession(context: tlsContext, host: tlsHost, port: tlsPort)
         } catch {
             machine.tlsFailed(.handshake(error.message), at: now)
             return

@@ -15,11 +15,17 @@ public final class BlockingBatchSender {
     private let concurrency: Int
     private let maxAttempts: Int
     private let observer: SessionObserver?
+    private let messagesPerSession: Int?
 
     /// `observer` sees the first session's events only (a transcript of one session, not of N
     /// interleaved).
     /// `maxAttempts`: how often a message the server never took is sent (1: never again).
-    public init(options: ClientOptions, connections: Int, maxAttempts: Int = 5, observer: SessionObserver? = nil) {
+    /// `messagesPerSession`: a session quits after taking that many messages, and its thread opens
+    /// a new one (nil: no limit). Every session shares one TLS context, so each new connection
+    /// may resume a TLS session an earlier one was given.
+    public init(options: ClientOptions, connections: Int, maxAttempts: Int = 5, messagesPerSession: Int? = nil,
+                observer: SessionObserver? = nil) {
+        self.messagesPerSession = messagesPerSession.map { max(1, $0) }
         self.maxAttempts = maxAttempts
         self.options = options
         self.concurrency = max(1, connections)
@@ -31,16 +37,16 @@ public final class BlockingBatchSender {
     public func run(count: Int, makeMessage: @escaping (Int) -> OutgoingMessage,
                     completion: @escaping (Int, MessageOutcome) -> Void) throws(SMTPClientError) -> BatchSummary {
         try options.validate()
-        _ = try options.makeTLSContext()
+        let tlsContext = try options.makeTLSContext()
         let shared = Shared(queue: SendQueue(count: count, maxAttempts: maxAttempts), fruitless: concurrency * 2, makeMessage: makeMessage,
                             completion: completion)
         let sessions = min(concurrency, max(1, count))
-        Threads.run(sessions) { [options, observer, maxAttempts] thread in
+        Threads.run(sessions) { [options, observer, maxAttempts, messagesPerSession] thread in
             var first = thread == 0
             while shared.queue.waiting > 0 {
                 let session: BlockingSession
                 do {
-                    session = try BlockingSession(options: options, observer: first ? observer : nil)
+                    session = try BlockingSession(options: options, tlsContext: tlsContext, observer: first ? observer : nil)
                 } catch {
                     return // checked above: cannot happen
                 }
@@ -48,8 +54,11 @@ public final class BlockingBatchSender {
                 shared.opened()
                 var retiring = false
                 var delivered = 0
+                var taken = 0
                 session.send(pulling: {
+                    if let messagesPerSession, taken >= messagesPerSession { return nil }
                     guard !retiring, let index = shared.queue.next() else { return nil }
+                    taken += 1
                     return (shared.message(index), { outcome in
                         switch shared.queue.finish(index, with: outcome) {
                         case .retry:
@@ -71,7 +80,12 @@ public final class BlockingBatchSender {
                                                    otherwise: .sessionEnded(shared.lastFailure ?? .connectionClosed(.connect))) {
             shared.complete(index, outcome)
         }
-        return shared.summary
+        var summary = shared.summary
+        if let counts = tlsContext?.handshakeCounts {
+            summary.tlsFullHandshakes = counts.full
+            summary.tlsResumedHandshakes = counts.resumed
+        }
+        return summary
     }
 
     /// What the threads share, behind one lock.

@@ -27,9 +27,15 @@ public final class BlockingSession {
     /// Connects, greets, negotiates TLS and authenticates as the options say; returns when the
     /// session is ready for messages, or has ended. `observer` sees every session event
     /// (transcript lines too).
-    public init(options: ClientOptions, observer: SessionObserver? = nil) throws(SMTPClientError) {
+    public convenience init(options: ClientOptions, observer: SessionObserver? = nil) throws(SMTPClientError) {
+        try self.init(options: options, tlsContext: options.makeTLSContext(), observer: observer)
+    }
+
+    /// The same, with a TLS context made once and shared by many sessions (any thread): the
+    /// sessions it keeps are resumed by the next connections to the same server
+    /// (`TLSConfiguration.resumeSessions`). nil: no TLS, whatever the policy says.
+    public init(options: ClientOptions, tlsContext: TLSClientContext?, observer: SessionObserver? = nil) throws(SMTPClientError) {
         try options.validate()
-        let tlsContext = try options.makeTLSContext()
         let addresses: [ResolvedAddress]
         do {
             addresses = try AddressResolver.resolve(options)
@@ -50,7 +56,7 @@ public final class BlockingSession {
         let connection: ClientConnection
         do {
             connection = try ClientConnection(configuration: options.engineConfiguration(heloName: helo), tlsContext: tlsContext,
-                                              tlsHost: options.host, chunkSize: options.chunkSize, idlePolicy: .stayConnected)
+                                              tlsHost: options.host, tlsPort: options.port, chunkSize: options.chunkSize, idlePolicy: .stayConnected)
         } catch {
             throw .invalidOptions(error)
         }

@@ -2,11 +2,16 @@ import COpenSSL
 
 /// An OpenSSL client context: protocol floor, cipher policy, trust store, optional client
 /// certificate. One context serves any number of sessions (the libuv driver shares one across
-/// connections).
+/// connections). With `configuration.resumeSessions` it keeps the sessions servers give and
+/// offers each to the same server again (`TLSSessionCache`), from any thread.
 public final class TLSClientContext: @unchecked Sendable {
     private let owner: SSLContextOwner
     var context: OpaquePointer { owner.pointer }
     public let configuration: TLSConfiguration
+    let sessionCache = TLSSessionCache()
+
+    /// Handshakes completed with this context so far: full ones, and resumed ones.
+    public var handshakeCounts: TLSHandshakeCounts { sessionCache.handshakeCounts }
 
     /// TLS 1.2 suites: forward secrecy (ECDHE) and an AEAD cipher only. TLS 1.3 suites are all
     /// AEAD with (EC)DHE and stay OpenSSL's default.
@@ -31,6 +36,15 @@ public final class TLSClientContext: @unchecked Sendable {
         }
         if let certificate = configuration.clientCertificateFile {
             try Self.loadClientIdentity(context, certificate: certificate, key: configuration.clientKeyFile ?? certificate)
+        }
+        if configuration.resumeSessions {
+            // Every new session (at the end of a TLS 1.2 handshake, or each TLS 1.3 ticket read
+            // after it) goes to the session that made it, which files it under its peer.
+            _ = smtp_SSL_CTX_set_client_session_cache(context)
+            SSL_CTX_sess_set_new_cb(context) { ssl, session in
+                guard let ssl, let session, let raw = SSL_get_ex_data(ssl, 0) else { return 0 }
+                return Unmanaged<TLSSession>.fromOpaque(raw).takeUnretainedValue().keep(session) ? 1 : 0
+            }
         }
     }
 

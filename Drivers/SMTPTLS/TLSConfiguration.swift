@@ -10,13 +10,19 @@ public struct TLSConfiguration: Sendable, Hashable {
     /// PEM certificate chain and private key to present, when the server asks for one.
     public var clientCertificateFile: String?
     public var clientKeyFile: String?
+    /// Keep the sessions (tickets) servers give, and offer each to the same server on the next
+    /// connection made with this context: an abbreviated handshake, no certificate to check
+    /// again (it was checked when the session was made). Off: every connection does a full
+    /// handshake.
+    public var resumeSessions: Bool
 
     public init(caFile: String? = nil, insecure: Bool = false, serverName: String? = nil,
-                clientCertificateFile: String? = nil, clientKeyFile: String? = nil) {
+                clientCertificateFile: String? = nil, clientKeyFile: String? = nil, resumeSessions: Bool = true) {
         self.caFile = caFile
         self.insecure = insecure
         self.serverName = serverName
         self.clientCertificateFile = clientCertificateFile
         self.clientKeyFile = clientKeyFile
+        self.resumeSessions = resumeSessions
     }
 }

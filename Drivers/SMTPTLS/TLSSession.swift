@@ -33,13 +33,22 @@ public final class TLSSession {
     /// The name or address the certificate must match (a trailing dot removed).
     public var host: String { peerName.text }
     public private(set) var isHandshakeComplete = false
+    /// The handshake resumed a session kept in the context (no certificate was sent: it was
+    /// verified when that session was made).
+    public private(set) var isResumed = false
+    /// Where this session's resumable sessions are filed in the context's cache.
+    private let cacheKey: TLSSessionCache.Key
+    /// The copy of a kept session offered in the ClientHello (owned), until the handshake ends.
+    private var offered: TLSSessionCache.Offer?
     /// Scratch for decrypting and for draining ciphertext, reused for every call.
     private var scratch = [UInt8](repeating: 0, count: 16 * 1024)
 
-    public init(context: TLSClientContext, host: String) throws(TLSSetupError) {
+    /// `host` and `port`: where the connection goes (`port` only tells peers apart for resumption).
+    public init(context: TLSClientContext, host: String, port: UInt16 = 0) throws(TLSSetupError) {
         self.context = context
         let verifying = !context.configuration.insecure
         peerName = try TLSPeerName(context.configuration.serverName ?? host, verifying: verifying)
+        cacheKey = TLSSessionCache.Key(name: peerName.text, host: host, port: port)
         guard let ssl = SSL_new(context.context) else {
             throw TLSSetupError(.openSSL, "cannot create TLS session: \(OpenSSLErrors.drain())")
         }
@@ -76,6 +85,34 @@ public final class TLSSession {
         // SNI carries host names only (RFC 6066 §3), without the trailing dot.
         if !peerName.isAddress { _ = smtp_SSL_set_tlsext_host_name(ssl, peerName.text) }
         SSL_set_connect_state(ssl)
+        if context.configuration.resumeSessions {
+            SSL_set_ex_data(ssl, 0, Unmanaged.passUnretained(self).toOpaque())
+            if let offer = context.sessionCache.take(for: cacheKey) {
+                if SSL_set_session(ssl, offer.session) == 1 { offered = offer } else { SSL_SESSION_free(offer.session) }
+            }
+        }
+    }
+
+    deinit {
+        SSL_set_ex_data(ssl, 0, nil)
+        if let offered { SSL_SESSION_free(offered.session) }
+    }
+
+    /// A new session from the server (the context's callback): filed under this peer when the
+    /// certificate was verified (or verification is off). True: the cache took the reference.
+    func keep(_ session: OpaquePointer) -> Bool {
+        guard context.configuration.insecure || SSL_get_verify_result(ssl) == X509_V_OK else { return false }
+        context.sessionCache.store(session, for: cacheKey)
+        return true
+    }
+
+    /// The handshake ended (`resumed` only when it succeeded): counts it, and forgets an offered
+    /// session the server did not take.
+    private func handshakeEnded(resumed: Bool) {
+        guard let offer = offered else { return }
+        offered = nil
+        if !resumed { context.sessionCache.discard(serial: offer.serial, for: cacheKey) }
+        SSL_SESSION_free(offer.session)
     }
 
     /// Ciphertext from the network.
@@ -111,12 +148,16 @@ public final class TLSSession {
         let result = SSL_do_handshake(ssl)
         if result == 1 {
             isHandshakeComplete = true
+            isResumed = SSL_session_reused(ssl) == 1
+            context.sessionCache.noteHandshake(resumed: isResumed)
+            handshakeEnded(resumed: isResumed)
             return .done
         }
         let error = SSL_get_error(ssl, result)
         if error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE {
             return .needsMoreInput
         }
+        handshakeEnded(resumed: false)
         return .failed(failure())
     }
 

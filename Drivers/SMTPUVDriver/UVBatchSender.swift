@@ -22,10 +22,16 @@ public final class UVBatchSender {
     private let concurrency: Int
     private let maxAttempts: Int
     private let observer: SessionObserver?
+    private let messagesPerSession: Int?
 
     /// `maxAttempts`: how often a message the server never took is sent (1: never again, every
-    /// outcome is final, as with `SMTPClient.send`).
-    public init(options: ClientOptions, connections: Int, maxAttempts: Int = 5, observer: SessionObserver? = nil) {
+    /// outcome is final, as with `SMTPClient.send`). `messagesPerSession`: a session quits after
+    /// taking that many messages, and a new one takes its place (nil: no limit). Every session
+    /// shares one TLS context, so each new connection may resume a TLS session an earlier one
+    /// was given.
+    public init(options: ClientOptions, connections: Int, maxAttempts: Int = 5, messagesPerSession: Int? = nil,
+                observer: SessionObserver? = nil) {
+        self.messagesPerSession = messagesPerSession.map { max(1, $0) }
         self.maxAttempts = maxAttempts
         self.options = options
         self.concurrency = max(1, connections)
@@ -80,7 +86,8 @@ public final class UVBatchSender {
             }
         }
 
-        let supplier: UVConnection.Supplier = { connection in
+        let supplier: UVConnection.Supplier = { [messagesPerSession] connection in
+            if let messagesPerSession, connection.startedMessages >= messagesPerSession { return nil }
             guard let index = queue.next() else { return nil }
             return (makeMessage(index), { [unowned connection] outcome in
                 switch queue.finish(index, with: outcome) {
@@ -135,6 +142,10 @@ public final class UVBatchSender {
         for (index, outcome) in queue.drain(makeMessage: makeMessage,
                                             otherwise: .sessionEnded(lastFailure ?? .connectionClosed(.connect))) {
             complete(index, outcome)
+        }
+        if let counts = tlsContext?.handshakeCounts {
+            summary.tlsFullHandshakes = counts.full
+            summary.tlsResumedHandshakes = counts.resumed
         }
         assert(live.isEmpty, "libuv loop ended with live connections")
         summary.loopClosedCleanly = live.isEmpty && uv_loop_close(loop) == 0

@@ -157,7 +157,8 @@ final class UVConnection {
         let helo = options.heloName ?? LocalName.heloName(localAddress: localAddress?.0, length: localAddress?.1 ?? 0)
         do {
             let connection = try ClientConnection(configuration: options.engineConfiguration(heloName: helo), tlsContext: tlsContext,
-                                                  tlsHost: options.host, chunkSize: options.chunkSize, idlePolicy: .quitWhenIdle,
+                                                  tlsHost: options.host, tlsPort: options.port, chunkSize: options.chunkSize,
+                                                  idlePolicy: .quitWhenIdle,
                                                   supplier: { [unowned self] in
                                                       guard !self.retiring, let next = self.supplier(self) else { return nil }
                                                       self.startedMessages += 1

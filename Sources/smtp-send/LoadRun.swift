@@ -30,14 +30,19 @@ struct LoadRun {
         do {
             switch plan.driver {
             case .uv:
-                summary = try UVBatchSender(options: plan.options, connections: plan.connections, observer: output.observer(announce: true))
+                summary = try UVBatchSender(options: plan.options, connections: plan.connections, messagesPerSession: plan.sessionMessages,
+                                            observer: output.observer(announce: true))
                     .run(count: count, makeMessage: makeMessage, completion: { _, outcome in record(outcome) })
             case .socket:
                 summary = try BlockingBatchSender(options: plan.options, connections: plan.connections,
-                                                  observer: output.observer(announce: true))
+                                                  messagesPerSession: plan.sessionMessages, observer: output.observer(announce: true))
                     .run(count: count, makeMessage: makeMessage, completion: { _, outcome in record(outcome) })
             }
             if lastError == nil { lastError = summary.lastError }
+            if output.verbose, summary.tlsFullHandshakes + summary.tlsResumedHandshakes > 0 {
+                output.error("-- TLS handshakes: \(summary.tlsFullHandshakes) full, \(summary.tlsResumedHandshakes) resumed"
+                             + " (\(summary.connectionsOpened) connections) --")
+            }
         } catch {
             lastError = "\(error)"
             failed = count - delivered

@@ -16,6 +16,8 @@ struct Plan: Sendable {
     /// Load mode keeps a --data file up to this size in memory (see MessageSource.inMemory).
     static let loadMessageInMemoryLimit = 1 << 20
     let connections: Int
+    /// --session-messages: a load-mode session quits after this many messages.
+    let sessionMessages: Int?
     let verbose: Bool
 
     /// Sendmail mode: quiet on success, sysexits statuses.
@@ -129,6 +131,10 @@ struct Plan: Sendable {
             guard count >= 1, count <= 10_000 else { throw UsageError("--connections must be between 1 and 10000") }
             guard command.repeat != nil else { throw UsageError("--connections needs --repeat") }
         }
+        if let count = command.sessionMessages {
+            guard count >= 1 else { throw UsageError("--session-messages must be at least 1") }
+            guard command.repeat != nil else { throw UsageError("--session-messages needs --repeat") }
+        }
         if let seconds = command.timeout, !(seconds > 0 && seconds <= 86_400) {
             throw UsageError("--timeout must be a number of seconds between 0 and 86400")
         }
@@ -184,7 +190,8 @@ struct Plan: Sendable {
             timeouts.greeting = Plan.loadGreetingTimeout
         }
         var options = ClientOptions(host: server.host, port: port, tlsPolicy: policy,
-                                    tls: TLSConfiguration(caFile: caFile, insecure: command.insecure, serverName: tlsName),
+                                    tls: TLSConfiguration(caFile: caFile, insecure: command.insecure, serverName: tlsName,
+                                                            resumeSessions: !command.noTLSResume),
                                     heloName: command.helo, authentication: authentication, dialect: command.lmtp ? .lmtp : .smtp,
                                     timeouts: timeouts, connectTimeout: connectTimeout, transcript: command.verbose)
         options.unixSocketPath = unixSocket
@@ -194,6 +201,7 @@ struct Plan: Sendable {
         driver = command.driver
         repeatCount = command.repeat
         connections = command.connections ?? 1
+        sessionMessages = command.sessionMessages
         verbose = command.verbose
 
         if let headerMessage {

@@ -56,11 +56,17 @@ extension SMTPSend {
               help: "Transcript on stderr: one \"C: \" / \"S: \" line per line, AUTH payloads redacted.") {
             $0.verbose = true
         },
-        .integer("repeat", value: "N", help: "Send the message N times (load mode), reusing sessions. A message the server did not take (4xx to MAIL, or a 421 or close before it) goes again on a new session; the greeting timeout is 30 s unless --timeout is given.") {
+        .integer("repeat", value: "N", help: "Send the message N times (load mode), reusing sessions. A message the server did not take (4xx to MAIL, or a 421 or close before it) goes again on a new session; the greeting timeout is 30 s unless --timeout is given. A --data file of up to 1 MiB is read once and every copy sent from memory.") {
             $0.repeat = $1
         },
         .integer("connections", value: "C", help: "Spread --repeat over C concurrent sessions.") {
             $0.connections = $1
+        },
+        .integer("session-messages", value: "M", help: "With --repeat: end each session after M messages and open a new one (like smtp-source without -d when M is 1).") {
+            $0.sessionMessages = $1
+        },
+        .flag("no-tls-resume", help: "Do not resume TLS sessions: every connection of a --repeat run does a full handshake (by default a session a server gave is offered again to that same server, name, host and port).") {
+            $0.noTLSResume = true
         },
         .string("subject", value: "TEXT",
                 help: "Subject of a message built from the message options (UTF-8; encoded as RFC 2047 needs).") {

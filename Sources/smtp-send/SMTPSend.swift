@@ -28,6 +28,8 @@ struct SMTPSend {
     var verbose = false
     var `repeat`: Int?
     var connections: Int?
+    var sessionMessages: Int?
+    var noTLSResume = false
     var subject: String?
     var header: [String] = []
     var body: String?
