@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Every public or open symbol of every library product has a doc comment of its own.
+
+Reads the symbol graphs `swift package dump-symbol-graph` writes (public and open symbols,
+synthesized members skipped) for the modules that a library product offers, and lists each symbol
+declared in this package's sources that has no doc comment, or only one inherited from a protocol
+of another package (such as `description` showing the standard library's words; a requirement's
+words inherited from this package's own protocol, `SASLMechanism` say, count as documented). Sorted by file
+and line, so two runs print the same list. Exit 1 if any.
+
+  scripts/check-doc-coverage.py             build the symbol graphs, then check
+  scripts/check-doc-coverage.py --no-build  check the graphs already in .build
+"""
+
+import json
+import pathlib
+import subprocess
+import sys
+import urllib.parse
+
+repo = pathlib.Path(__file__).resolve().parents[1]
+
+
+def swift(*arguments):
+    return subprocess.run(["swift", "package", *arguments], cwd=repo, capture_output=True, text=True)
+
+
+described = swift("describe", "--type", "json")
+if described.returncode != 0:
+    sys.exit(f"check-doc-coverage: swift package describe failed:\n{described.stderr}")
+package = json.loads(described.stdout[described.stdout.index("{"):])
+modules = sorted({t for p in package["products"] if "library" in p["type"] for t in p["targets"]})
+local = {t["name"] for t in package["targets"]}
+
+if "--no-build" not in sys.argv[1:]:
+    dumped = swift("dump-symbol-graph", "--skip-synthesized-members", "--minimum-access-level", "public")
+    if dumped.returncode != 0:
+        sys.exit(f"check-doc-coverage: dump-symbol-graph failed:\n{dumped.stdout}{dumped.stderr}")
+    lines = [line for line in dumped.stdout.splitlines() if line.startswith("Files written to ")]
+    directory = pathlib.Path(lines[-1].removeprefix("Files written to ").strip())
+else:
+    found = sorted(repo.glob(".build/*/symbolgraph"))
+    if not found:
+        sys.exit("check-doc-coverage: no symbol graphs in .build; run without --no-build")
+    directory = found[0]
+
+
+def path_of(uri):
+    return pathlib.Path(urllib.parse.unquote(urllib.parse.urlparse(uri).path))
+
+
+missing = []
+counted = 0
+for module in modules:
+    # SMTPTLS.symbols.json, and SMTPTLS@SMTPCore.symbols.json for its extensions of SMTPCore's types.
+    files = sorted(directory.glob(f"{module}.symbols.json")) + sorted(directory.glob(f"{module}@*.symbols.json"))
+    if not files:
+        sys.exit(f"check-doc-coverage: no symbol graph for {module} in {directory}")
+    for file in files:
+        graph = json.loads(file.read_text())
+        for symbol in graph["symbols"]:
+            if symbol.get("accessLevel") not in ("public", "open"):
+                continue
+            if symbol["kind"]["identifier"] == "swift.extension":
+                continue  # an extension block: its members are checked one by one
+            location = symbol.get("location")
+            if location is None:
+                continue  # synthesized: no declaration in the sources
+            source = path_of(location["uri"])
+            if repo not in source.parents:
+                continue
+            counted += 1
+            comment = symbol.get("docComment")
+            own = comment is not None and comment.get("module", module) in local and any(
+                line["text"].strip() for line in comment.get("lines", []))
+            if not own:
+                name = ".".join(symbol["pathComponents"])
+                where = f"{source.relative_to(repo)}:{location['position']['line'] + 1}"
+                missing.append((where, module, symbol["kind"]["displayName"].lower(), name))
+
+missing = sorted(set(missing), key=lambda m: (m[0].rsplit(":", 1)[0], int(m[0].rsplit(":", 1)[1]), m[3]))
+for where, module, kind, name in missing:
+    print(f"{where}: {module} {kind} {name} has no doc comment")
+print(f"check-doc-coverage: {counted - len(missing)} of {counted} public symbols documented in "
+      f"{len(modules)} modules; {len(missing)} missing")
+sys.exit(1 if missing else 0)
