@@ -9,8 +9,10 @@ public struct TLSConfiguration: Sendable, Hashable {
     public var serverName: String?
     /// PEM certificate chain and private key to present, when the server asks for one.
     public var clientCertificateFile: String?
+    /// The PEM private key for `clientCertificateFile`; nil reads it from that file too.
     public var clientKeyFile: String?
 
+    /// A configuration; the defaults verify against the system store, with no client certificate.
     public init(caFile: String? = nil, insecure: Bool = false, serverName: String? = nil,
                 clientCertificateFile: String? = nil, clientKeyFile: String? = nil) {
         self.caFile = caFile
