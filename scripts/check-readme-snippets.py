@@ -42,5 +42,5 @@ for problem in problems:
     print(f"check-readme-snippets: {problem}", file=sys.stderr)
 if problems:
     sys.exit(1)
-print(f"check-readme-snippets: {len(blocks)} swift blocks of README.md and {len(pages) - 1} DocC pages verbatim in "
+print(f"check-readme-snippets: {len(blocks)} swift blocks (README.md and {len(pages) - 1} DocC pages) verbatim in "
       "Tests/Downstream; imports are products")
