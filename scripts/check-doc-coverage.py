@@ -8,8 +8,11 @@ of another package (such as `description` showing the standard library's words; 
 words inherited from this package's own protocol, `SASLMechanism` say, count as documented). Sorted by file
 and line, so two runs print the same list. Exit 1 if any.
 
-  scripts/check-doc-coverage.py             build the symbol graphs, then check
-  scripts/check-doc-coverage.py --no-build  check the graphs already in .build
+  scripts/check-doc-coverage.py              build the symbol graphs, then check
+  scripts/check-doc-coverage.py --no-build   check the graphs already in .build
+  scripts/check-doc-coverage.py --docc SINCE check the graphs `swift package generate-documentation`
+                                             extracted after SINCE (seconds since 1970), as
+                                             scripts/docs.sh does, instead of extracting them again
 """
 
 import json
@@ -34,7 +37,26 @@ modules = sorted({t for p in package["products"] if "library" in p["type"] for t
 local = {t["name"] for t in package["targets"]}
 
 fresh_since = None
-if "--no-build" not in sys.argv[1:]:
+arguments = sys.argv[1:]
+docc_since = float(arguments[arguments.index("--docc") + 1]) if "--docc" in arguments else None
+
+
+def graphs_of(module):
+    """The module's symbol graph files: its own, and one per module whose types it extends."""
+    if docc_since is not None:
+        own = [f / f"{module}.symbols.json" for f in repo.glob(f".build/*/extracted-symbols/*/{module}")]
+        folders = [g.parent for g in own if g.exists() and g.stat().st_mtime >= docc_since - 1]
+        if not folders:
+            sys.exit(f"check-doc-coverage: generate-documentation extracted no symbol graph for {module} "
+                     f"(in .build/*/extracted-symbols/*/{module})")
+        folder = max(folders, key=lambda f: (f / f"{module}.symbols.json").stat().st_mtime)
+        return sorted(folder.glob(f"{module}.symbols.json")) + sorted(folder.glob(f"{module}@*.symbols.json"))
+    return sorted(directory.glob(f"{module}.symbols.json")) + sorted(directory.glob(f"{module}@*.symbols.json"))
+
+
+if docc_since is not None:
+    directory = None
+elif "--no-build" not in arguments:
     fresh_since = time.time()
     # It exits 1 when the test modules were not built (it tries them too): what counts is that
     # every library module's graph was written by this run, which is checked below.
@@ -58,7 +80,7 @@ missing = []
 counted = 0
 for module in modules:
     # SMTPTLS.symbols.json, and SMTPTLS@SMTPCore.symbols.json for its extensions of SMTPCore's types.
-    files = sorted(directory.glob(f"{module}.symbols.json")) + sorted(directory.glob(f"{module}@*.symbols.json"))
+    files = graphs_of(module)
     if not files or (fresh_since is not None and files[0].stat().st_mtime < fresh_since - 1):
         sys.exit(f"check-doc-coverage: dump-symbol-graph wrote no symbol graph for {module} in {directory}:\n"
                  f"{dumped.stdout}{dumped.stderr}" if fresh_since is not None else
@@ -70,6 +92,8 @@ for module in modules:
                 continue
             if symbol["kind"]["identifier"] == "swift.extension":
                 continue  # an extension block: its members are checked one by one
+            if "::SYNTHESIZED::" in symbol["identifier"]["precise"]:
+                continue  # a default implementation, checked where it is declared
             location = symbol.get("location")
             if location is None:
                 continue  # synthesized: no declaration in the sources
