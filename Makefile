@@ -1,7 +1,7 @@
 # The README's entry points. Each installs what it needs (apt-get, pip) idempotently, so a fresh
 # Debian machine with Swift needs nothing else.
 
-.PHONY: demo test unit-test fuzz-smoke bench bench-gate rig-start rig-stop
+.PHONY: demo test unit-test docs fuzz-smoke bench bench-gate rig-start rig-stop
 
 ## Send the seed's message through a throwaway local Postfix with STARTTLS, verbosely.
 demo:
@@ -14,6 +14,10 @@ test:
 ## The engine's own tests only (no servers, no system packages beyond Swift).
 unit-test:
 	swift test --filter SMTPCoreTests
+
+## The DocC documentation of every module, with no warning, and every public symbol documented.
+docs:
+	@scripts/docs.sh
 
 ## Each libFuzzer target for about a minute (CI runs this after the tests).
 fuzz-smoke:

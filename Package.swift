@@ -22,6 +22,10 @@ let package = Package(
         .library(name: "SMTPMessage", targets: ["SMTPMessage"]),
         .library(name: "SMTPMessageContent", targets: ["SMTPMessageContent"]),
     ],
+    dependencies: [
+        // `swift package generate-documentation` (make docs); no product depends on it.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
+    ],
     targets: [
         .target(
             name: "SMTPCore",

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Every ```swift block of README.md must appear verbatim in a file of Tests/Downstream (the
-package `make test` builds and runs against the rig), and import only modules that a library
-product of the main package offers. Exit 1 with what is missing."""
+"""Every ```swift block of README.md and of the DocC catalogs' pages (Sources/*/*.docc,
+Drivers/*/*.docc) must appear verbatim in a file of Tests/Downstream (the package `make test`
+builds and runs against the rig), and import only modules that a library product of the main
+package offers. Exit 1 with what is missing."""
 
 import json
 import pathlib
@@ -10,15 +11,19 @@ import subprocess
 import sys
 
 repo = pathlib.Path(__file__).resolve().parents[1]
-readme = (repo / "README.md").read_text()
-blocks = re.findall(r"```swift\n(.*?)```", readme, re.S)
+pages = [repo / "README.md"] + sorted(p for root in ("Sources", "Drivers") for p in (repo / root).glob("*/*.docc/**/*.md"))
 sources = {p: p.read_text() for p in (repo / "Tests/Downstream/Sources").rglob("*.swift")}
 problems = []
-if not blocks:
-    problems.append("README.md has no ```swift block")
-for number, block in enumerate(blocks, 1):
-    if not any(block in text for text in sources.values()):
-        problems.append(f"README swift block {number} (starting {block.splitlines()[0]!r}) is not verbatim in Tests/Downstream")
+blocks = []
+for page in pages:
+    found = re.findall(r"```swift\n(.*?)```", page.read_text(), re.S)
+    if page.name == "README.md" and not found:
+        problems.append("README.md has no ```swift block")
+    for number, block in enumerate(found, 1):
+        blocks.append(block)
+        if not any(block in text for text in sources.values()):
+            problems.append(f"{page.relative_to(repo)} swift block {number} (starting {block.splitlines()[0]!r}) "
+                            "is not verbatim in Tests/Downstream")
 
 described = subprocess.run(["swift", "package", "describe", "--type", "json"], cwd=repo,
                            capture_output=True, text=True, check=True).stdout
@@ -31,10 +36,11 @@ local = {t["name"] for t in package["targets"]}
 for block in blocks:
     for module in re.findall(r"^\s*import\s+(\w+)", block, re.M):
         if module in local and module not in libraries:
-            problems.append(f"README imports {module}, which no library product offers")
+            problems.append(f"a snippet imports {module}, which no library product offers")
 
 for problem in problems:
     print(f"check-readme-snippets: {problem}", file=sys.stderr)
 if problems:
     sys.exit(1)
-print(f"check-readme-snippets: {len(blocks)} README swift blocks verbatim in Tests/Downstream; imports are products")
+print(f"check-readme-snippets: {len(blocks)} swift blocks (README.md and {len(pages) - 1} DocC pages) verbatim in "
+      "Tests/Downstream; imports are products")

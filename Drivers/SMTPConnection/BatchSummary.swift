@@ -2,8 +2,11 @@ import SMTPCore
 
 /// How a batch went (the libuv batch and the socket batch report the same figures).
 public struct BatchSummary: Sendable {
+    /// Messages delivered to every recipient.
     public var delivered = 0
+    /// Messages delivered to some recipients only.
     public var partiallyDelivered = 0
+    /// Messages delivered to none, or whose delivery is unknown.
     public var failed = 0
     /// Connections opened, including replacements.
     public var connectionsOpened = 0
@@ -20,6 +23,7 @@ public struct BatchSummary: Sendable {
     public var tlsFullHandshakes = 0
     public var tlsResumedHandshakes = 0
 
+    /// A summary with every count at zero.
     public init() {}
 
     /// Counts one message's final outcome.

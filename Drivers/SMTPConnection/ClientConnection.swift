@@ -38,7 +38,9 @@ public final class ClientConnection {
         case stayConnected
     }
 
+    /// Receives a message's outcome, once, on the driver's thread.
     public typealias Completion = (MessageOutcome) -> Void
+    /// Gives the next message and its completion when the engine can start one; nil when none waits.
     public typealias MessageSupplier = () -> (OutgoingMessage, Completion)?
 
     private var machine: SMTPMachine
@@ -99,14 +101,19 @@ public final class ClientConnection {
     /// The session is over and its last bytes are out of the engine: write what
     /// `takeNetworkOutput` gives, then close the socket.
     public var isFinished: Bool { closeRequested }
+    /// When to call `timePassed(at:)` if nothing arrives first; nil when nothing is timed.
     public var deadline: SMTPInstant? { peek { $0.nextDeadline } }
+    /// Whether bytes wait for `takeNetworkOutput(into:)`.
     public var hasNetworkOutput: Bool { !networkOut.isEmpty }
     /// The error that ended the session, if one did.
     public var failure: SMTPError? { machine.failure }
+    /// What the server offers, from its last EHLO reply (after TLS, when TLS is on).
     public var capabilities: Capabilities { machine.capabilities }
+    /// Whether the session runs over TLS now.
     public var isTLSActive: Bool { machine.isTLSActive }
     /// Ready for another message now (the session API waits for this).
     public var isIdle: Bool { peek { $0.canStartTransaction } && queue.isEmpty && inFlight.isEmpty }
+    /// The TLS protocol version and cipher ("TLSv1.3 TLS_AES_256_GCM_SHA384") once the handshake is done; nil before, or without TLS.
     public var tlsDescription: String? {
         guard let tls, tls.isHandshakeComplete else { return nil }
         return "\(tls.protocolVersion) \(tls.cipher)" + (tls.isResumed ? " (resumed)" : "")

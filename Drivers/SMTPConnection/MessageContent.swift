@@ -23,22 +23,29 @@ public protocol MessageReader: AnyObject {
     var isAtEnd: Bool { get }
 }
 
+/// Why a message's content could not be read; the message fails with it.
 public struct MessageSourceError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The reason in words.
     public var message: String
+    /// An error with these words.
     public init(_ message: String) { self.message = message }
+    /// The message.
     public var description: String { message }
 }
 
 /// Content held in memory. Copies of the value share one buffer.
 public struct BytesContent: MessageContent {
+    /// The content's octets, as given.
     public let bytes: [UInt8]
     public let size: Int?
 
+    /// Content of these octets; its size is counted as it will be sent.
     public init(_ bytes: [UInt8]) {
         self.bytes = bytes
         size = BodyEncoder.messageSize(of: bytes)
     }
 
+    /// Content of this text's UTF-8.
     public init(_ text: String) { self.init(Array(text.utf8)) }
 
     public func makeReader() throws(MessageSourceError) -> any MessageReader { Reader(bytes) }

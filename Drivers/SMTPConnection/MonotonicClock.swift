@@ -3,6 +3,7 @@ import SMTPCore
 
 /// The drivers' clock: CLOCK_MONOTONIC, as the engine's `SMTPInstant`.
 public enum MonotonicClock {
+    /// The current instant of CLOCK_MONOTONIC.
     public static func now() -> SMTPInstant {
         var spec = timespec()
         clock_gettime(CLOCK_MONOTONIC, &spec)

@@ -3,7 +3,9 @@ import SMTPCore
 /// One message to send: its envelope and its content. A `Sendable` value: it can be sent any
 /// number of times, on any session or driver, and each send reads the content afresh.
 public struct OutgoingMessage: Sendable {
+    /// The sender, the recipients and what the body needs.
     public var envelope: Envelope
+    /// Where the octets come from, read afresh at every send.
     public var content: any MessageContent
 
     /// When the envelope has no size, the content's (normalized) size becomes SIZE=.

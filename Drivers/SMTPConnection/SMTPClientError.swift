@@ -14,6 +14,7 @@ public enum SMTPClientError: Error, Sendable, CustomStringConvertible {
     /// Our TLS set-up failed (CA file, client certificate, key).
     case tlsSetup(TLSSetupError)
 
+    /// The error in words.
     public var description: String {
         switch self {
         case .invalidOptions(let error): "\(error)"

@@ -19,7 +19,9 @@ public final class SendQueue: @unchecked Sendable {
         case retry
     }
 
+    /// How many messages the batch has, indexed from 0.
     public let count: Int
+    /// The most times one message is tried (at least 1).
     public let maxAttempts: Int
     private var fresh = 0
     private var again: [Int] = []
@@ -30,6 +32,7 @@ public final class SendQueue: @unchecked Sendable {
     private var lastRetryFailure: TransactionFailure?
     private let lock = Lock()
 
+    /// A queue of `count` messages, each tried at most `maxAttempts` times.
     public init(count: Int, maxAttempts: Int = 5) {
         self.count = count
         self.maxAttempts = max(1, maxAttempts)

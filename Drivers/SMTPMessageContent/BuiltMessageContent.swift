@@ -4,7 +4,9 @@ import SMTPMessage
 
 /// A built message as `MessageContent`: every send opens a fresh `MessageStream`.
 public struct BuiltMessageContent: MessageContent {
+    /// The message this content streams.
     public let message: BuiltMessage
+    /// The content of `message`.
     public init(_ message: BuiltMessage) { self.message = message }
 
     public var size: Int? { message.size }

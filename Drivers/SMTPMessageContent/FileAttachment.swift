@@ -5,8 +5,10 @@ import SMTPMessage
 /// afresh in chunks at every send (constant memory); a file that changes after the check fails
 /// its message instead of sending something else.
 public struct FileAttachment: AttachmentSource {
+    /// The file, as it was opened and checked.
     public let file: FileContent
 
+    /// Opens and checks the file now; throws when it cannot be read.
     public init(path: String) throws(MessageBuildError) {
         do {
             file = try FileContent(path: path)
@@ -17,6 +19,7 @@ public struct FileAttachment: AttachmentSource {
 
     public var byteCount: Int { file.fileSize }
 
+    /// A fresh pass over the file, from its first octet.
     public func makeReader() throws(MessageBuildError) -> any AttachmentReader {
         do {
             return Reader(try file.makeReader())

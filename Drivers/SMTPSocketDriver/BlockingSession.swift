@@ -73,8 +73,11 @@ public final class BlockingSession {
 
     /// What the server offers (after TLS, when TLS is on).
     public var capabilities: Capabilities { connection?.capabilities ?? .basic }
+    /// Whether the session runs over TLS now.
     public var isTLSActive: Bool { connection?.isTLSActive ?? false }
+    /// The TLS protocol version and cipher once the handshake is done; nil without TLS.
     public var tlsDescription: String? { connection?.tlsDescription }
+    /// Whether the session is still up (connected, and not finished).
     public var isOpen: Bool { connection.map { !$0.isFinished } ?? false }
     /// Why the session ended, once it has.
     public var failure: SMTPError? { connectFailure ?? connection?.failure }

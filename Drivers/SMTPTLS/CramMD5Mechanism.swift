@@ -9,6 +9,7 @@ public struct CramMD5Mechanism: SASLMechanism {
     let password: String
     private var answered = false
 
+    /// CRAM-MD5 for these credentials.
     public init(username: String, password: String) {
         self.username = username
         self.password = password

@@ -19,6 +19,7 @@ public struct ScramSHA256Mechanism: SASLMechanism {
     private var expectedServerSignature: [UInt8] = []
     private var serverVerified = false
 
+    /// SCRAM-SHA-256 for these credentials, with a fresh random client nonce.
     public init(username: String, password: String) {
         self.init(username: username, password: password,
                   clientNonce: SCRAMBase64.encode(Crypto.randomBytes(18)))

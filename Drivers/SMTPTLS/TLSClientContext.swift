@@ -7,6 +7,7 @@ import COpenSSL
 public final class TLSClientContext: @unchecked Sendable {
     private let owner: SSLContextOwner
     var context: OpaquePointer { owner.pointer }
+    /// The configuration the context was made from.
     public let configuration: TLSConfiguration
     let sessionCache = TLSSessionCache()
 
@@ -21,6 +22,7 @@ public final class TLSClientContext: @unchecked Sendable {
         "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
     ].joined(separator: ":")
 
+    /// Creates the context: TLS 1.2 or newer at security level 2, the trust store (`caFile` or the system's) unless `insecure`, and the client certificate when given. Throws `TLSSetupError` naming the file and the cause.
     public init(configuration: TLSConfiguration) throws(TLSSetupError) {
         guard let context = SSL_CTX_new(TLS_client_method()) else {
             throw TLSSetupError(.openSSL, "cannot create TLS context: \(OpenSSLErrors.drain())")

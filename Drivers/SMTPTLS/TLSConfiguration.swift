@@ -9,6 +9,7 @@ public struct TLSConfiguration: Sendable, Hashable {
     public var serverName: String?
     /// PEM certificate chain and private key to present, when the server asks for one.
     public var clientCertificateFile: String?
+    /// The PEM private key for `clientCertificateFile`; nil reads it from that file too.
     public var clientKeyFile: String?
     /// Keep the sessions (tickets) servers give, and offer each to the same server on the next
     /// connection made with this context: an abbreviated handshake, no certificate to check
@@ -16,6 +17,7 @@ public struct TLSConfiguration: Sendable, Hashable {
     /// handshake.
     public var resumeSessions: Bool
 
+    /// A configuration; the defaults verify against the system store, with no client certificate.
     public init(caFile: String? = nil, insecure: Bool = false, serverName: String? = nil,
                 clientCertificateFile: String? = nil, clientKeyFile: String? = nil, resumeSessions: Bool = true) {
         self.caFile = caFile

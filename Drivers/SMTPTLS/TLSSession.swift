@@ -10,17 +10,23 @@ import SMTPCore
 /// (writing `drainNetwork` output after every step), then `writePlaintext`/`readPlaintext`, and
 /// `shutdown` at the end. Not thread-safe.
 public final class TLSSession {
+    /// Where the handshake stands after `advanceHandshake()`.
     public enum HandshakeStatus: Equatable {
+        /// The handshake is complete: plaintext may flow.
         case done
+        /// Write what `drainNetwork(into:)` gives, then call again once more ciphertext arrived.
         case needsMoreInput
+        /// The handshake failed; pass the failure to `SMTPMachine.tlsFailed(_:at:)`.
         case failed(TLSFailure)
     }
 
+    /// What `readPlaintext(into:)` found besides the plaintext it appended.
     public enum ReadStatus: Equatable {
         /// Plaintext was appended (possibly none yet).
         case ok
         /// The peer sent close_notify.
         case closed
+        /// A record error: the session cannot go on.
         case failed(TLSRecordError)
     }
 
@@ -32,6 +38,7 @@ public final class TLSSession {
     private let peerName: TLSPeerName
     /// The name or address the certificate must match (a trailing dot removed).
     public var host: String { peerName.text }
+    /// Whether `advanceHandshake()` has returned `.done`.
     public private(set) var isHandshakeComplete = false
     /// The handshake resumed a session kept in the context (no certificate was sent: it was
     /// verified when that session was made).
@@ -43,7 +50,10 @@ public final class TLSSession {
     /// Scratch for decrypting and for draining ciphertext, reused for every call.
     private var scratch = [UInt8](repeating: 0, count: 16 * 1024)
 
-    /// `host` and `port`: where the connection goes (`port` only tells peers apart for resumption).
+    /// A session for a connection to `host` (and `port`, which only tells peers apart for
+    /// resumption), verified against the context's trust store; the name checked is the
+    /// configuration's `serverName` when set. Throws when that name cannot be verified as RFC
+    /// 9525 says, or OpenSSL cannot create the session.
     public init(context: TLSClientContext, host: String, port: UInt16 = 0) throws(TLSSetupError) {
         self.context = context
         let verifying = !context.configuration.insecure
@@ -139,6 +149,7 @@ public final class TLSSession {
         }
     }
 
+    /// Whether ciphertext is waiting for `drainNetwork(into:)`.
     public var hasNetworkOutput: Bool { smtp_BIO_pending(networkOut) > 0 }
 
     /// Runs the handshake as far as the input allows.
@@ -262,11 +273,15 @@ public final class TLSSession {
 /// A TLS failure after the handshake: a fatal alert from the peer or a record that does not
 /// decrypt. `code` is OpenSSL's packed error code, `reason` its words.
 public struct TLSRecordError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// OpenSSL's packed error code.
     public var code: Int
+    /// OpenSSL's words for the error.
     public var reason: String
+    /// A record error with this code and reason.
     public init(code: Int, reason: String) {
         self.code = code
         self.reason = reason
     }
+    /// The reason.
     public var description: String { reason }
 }

@@ -16,6 +16,7 @@ import SMTPTLS
 /// The loop is created and closed by `run`; when it returns, every handle is closed and every
 /// allocation released (`run` checks that `uv_loop_close` succeeds).
 public final class UVBatchSender {
+    /// How the batch went: `BatchSummary`, as the socket batch reports it too.
     public typealias Summary = BatchSummary
 
     private let options: ClientOptions

@@ -4,6 +4,7 @@
 public protocol AttachmentSource: Sendable {
     /// Octets the source holds; a reader that yields a different count fails the message.
     var byteCount: Int { get }
+    /// A reader positioned at the first octet.
     func makeReader() throws(MessageBuildError) -> any AttachmentReader
 }
 
@@ -15,10 +16,13 @@ public protocol AttachmentReader: AnyObject {
 
 /// Attachment octets held in memory.
 public struct BytesAttachment: AttachmentSource {
+    /// The octets.
     public let bytes: [UInt8]
+    /// A source of these octets.
     public init(_ bytes: [UInt8]) { self.bytes = bytes }
     public var byteCount: Int { bytes.count }
 
+    /// A fresh pass over the octets.
     public func makeReader() throws(MessageBuildError) -> any AttachmentReader { Reader(bytes) }
 
     private final class Reader: AttachmentReader {

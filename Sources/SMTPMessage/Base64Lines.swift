@@ -1,6 +1,7 @@
 /// Base64 (RFC 2045 §6.8) in lines of 76 characters separated by CRLF, fed in chunks of any
 /// size: the encoder keeps at most two octets and one partial line between calls.
 public struct Base64Lines: Sendable {
+    /// Characters per line: 76, as RFC 2045 allows at most.
     public static let lineLength = 76
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
@@ -8,6 +9,7 @@ public struct Base64Lines: Sendable {
     private var column = 0
     private var started = false
 
+    /// An encoder at the start of its output.
     public init() {}
 
     /// The encoded length of `count` octets: full lines of 76 characters, CRLF between lines.
@@ -18,6 +20,7 @@ public struct Base64Lines: Sendable {
         return characters + 2 * (lines - 1)
     }
 
+    /// Encodes `input`, appending to `out` every full quantum; up to two octets wait for the next call or `finish(into:)`.
     public mutating func encode(_ input: UnsafeRawBufferPointer, into out: inout [UInt8]) {
         var index = 0
         while !carry.isEmpty && carry.count < 3 && index < input.count {

@@ -3,8 +3,11 @@
 /// unstructured text (encoded-words when it is not ASCII). Fields the builder writes itself
 /// (From, To, Subject, Content-Type, ...) are refused: set them through the builder.
 public struct HeaderField: Hashable, Sendable {
+    /// The field name.
     public var name: String
+    /// The field value, as unstructured text.
     public var value: String
+    /// A field; `MessageBuilder.build()` checks the name and the value.
     public init(_ name: String, _ value: String) {
         self.name = name
         self.value = value

@@ -4,8 +4,10 @@ import SMTPCore
 public struct Mailbox: Hashable, Sendable {
     /// The addr-spec, without angle brackets (UTF-8 allowed: the message then needs SMTPUTF8).
     public var address: String
+    /// The display name, encoded (RFC 2047) or quoted as it needs; nil writes the bare address.
     public var name: String?
 
+    /// A mailbox; `MessageBuilder.build()` checks the address.
     public init(_ address: String, name: String? = nil) {
         self.address = address
         self.name = name

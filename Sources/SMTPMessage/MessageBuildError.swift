@@ -1,8 +1,11 @@
 /// Why a message could not be built (or one of its attachments could not be read while it was
 /// being sent). Every check happens in `MessageBuilder.build()`, before anything is sent.
 public struct MessageBuildError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What is wrong, in words.
     public var message: String
+    /// An error with these words.
     public init(_ message: String) { self.message = message }
+    /// The message.
     public var description: String { message }
 }
 

@@ -10,27 +10,40 @@ import SMTPCore
 /// session). False (the default) sends non-ASCII text as quoted-printable and the message is
 /// 7-bit; true sends it as 8bit with BODY=8BITMIME.
 public struct MessageBuilder: Sendable {
+    /// The From field's mailboxes; more than one needs a `sender`.
     public var from: [Mailbox]
+    /// The Sender field, when someone sends for the From mailboxes.
     public var sender: Mailbox?
+    /// The To field's mailboxes (recipients in the envelope too).
     public var to: [Mailbox]
+    /// The Cc field's mailboxes (recipients in the envelope too).
     public var cc: [Mailbox] = []
     /// In the envelope only, never in the header.
     public var bcc: [Mailbox] = []
+    /// The Reply-To field's mailboxes.
     public var replyTo: [Mailbox] = []
+    /// The Subject, encoded (RFC 2047) and folded as needed; nil writes none.
     public var subject: String?
+    /// The Date field.
     public var date: MessageDate
     /// The Message-ID without angle brackets; nil generates one under `messageIDDomain`.
     public var messageID: String?
     /// The domain generated Message-IDs and Content-IDs use; nil takes the From domain.
     public var messageIDDomain: String?
+    /// The plain-text body.
     public var text: String?
+    /// The HTML body.
     public var html: String?
+    /// Attachments and inline parts, streamed from their sources when the message is sent.
     public var attachments: [Attachment] = []
+    /// More header fields, after the builder's own.
     public var headers: [HeaderField] = []
+    /// Whether non-ASCII text may go as 8bit (the server offers 8BITMIME); see the type's overview.
     public var allowEightBit = false
     /// The reverse-path; nil takes Sender's address, else the first From address.
     public var envelopeSender: String?
 
+    /// A message from one mailbox; every other field can be set afterwards.
     public init(from: Mailbox, to: [Mailbox], subject: String? = nil, date: MessageDate, text: String? = nil) {
         self.from = [from]
         self.to = to
@@ -39,6 +52,7 @@ public struct MessageBuilder: Sendable {
         self.text = text
     }
 
+    /// Checks every field and part, and returns the message with its envelope. Throws naming the first problem (an invalid address, a custom field the builder writes itself, a bad Message-ID).
     public func build() throws(MessageBuildError) -> BuiltMessage {
         guard !from.isEmpty else { throw MessageBuildError("a message needs a From address") }
         if from.count > 1 && sender == nil {

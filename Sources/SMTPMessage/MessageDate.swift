@@ -6,6 +6,7 @@ public struct MessageDate: Hashable, Sendable {
     /// The local offset from UTC in minutes (+120 is "+0200").
     public var utcOffsetMinutes: Int
 
+    /// This instant, shown at this UTC offset.
     public init(secondsSince1970: Int64, utcOffsetMinutes: Int = 0) {
         self.secondsSince1970 = secondsSince1970
         self.utcOffsetMinutes = utcOffsetMinutes

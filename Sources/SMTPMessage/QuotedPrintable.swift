@@ -2,8 +2,10 @@
 /// written as CRLF; '=', controls and 8-bit octets become =XX; a space or tab that ends a line
 /// becomes =20/=09; lines longer than 76 characters end in a soft break "=".
 public enum QuotedPrintable {
+    /// Characters per encoded line, the soft break included: 76.
     public static let lineLimit = 76
 
+    /// Encodes text as quoted-printable, with CRLF line ends.
     public static func encode(_ text: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(text.count + text.count / 8)

@@ -1,8 +1,12 @@
 /// The Content-Transfer-Encoding a part is sent with (RFC 2045 §6).
 public enum TransferEncoding: String, Hashable, Sendable {
+    /// ASCII lines, unchanged.
     case sevenBit = "7bit"
+    /// 8-bit lines, unchanged (only where the server offers 8BITMIME).
     case eightBit = "8bit"
+    /// Quoted-printable: mostly readable, 7-bit safe.
     case quotedPrintable = "quoted-printable"
+    /// Base64, in lines of 76 characters.
     case base64
 }
 

@@ -2,8 +2,9 @@
 import PackageDescription
 
 // A package that depends on smtp-machine the way a user's does, by its products, and holds
-// every Swift snippet of the README verbatim (scripts/check-readme-snippets.py checks that).
-// `make test` builds it and runs each snippet against the rig.
+// every Swift snippet of the README and of the DocC articles verbatim
+// (scripts/check-readme-snippets.py checks that). `make test` builds it and runs each snippet
+// against the rig.
 let package = Package(
     name: "readme-snippets",
     dependencies: [

@@ -6,6 +6,7 @@ public struct PlainMechanism: SASLMechanism {
     let authorizationID: String
     private var sent = false
 
+    /// PLAIN for these credentials; an empty `authorizationID` (the default) lets the server derive it from `username`.
     public init(username: String, password: String, authorizationID: String = "") {
         self.username = username
         self.password = password
@@ -37,6 +38,7 @@ public struct LoginMechanism: SASLMechanism {
     let password: String
     private var step = 0
 
+    /// LOGIN for these credentials.
     public init(username: String, password: String) {
         self.username = username
         self.password = password
@@ -63,6 +65,7 @@ public struct XOAuth2Mechanism: SASLMechanism {
     let token: String
     private var answeredError = false
 
+    /// XOAUTH2 for this user and OAuth 2.0 access token.
     public init(username: String, token: String) {
         self.username = username
         self.token = token
@@ -90,6 +93,7 @@ public struct OAuthBearerMechanism: SASLMechanism {
     let port: Int?
     private var answeredError = false
 
+    /// OAUTHBEARER for this user and bearer token; `host` and `port` name the server, when given.
     public init(username: String, token: String, host: String? = nil, port: Int? = nil) {
         self.username = username
         self.token = token

@@ -1,7 +1,10 @@
 /// Why a SASL mechanism could not go on; the engine cancels the exchange with "*".
 public struct SASLFailure: Error, Hashable, Sendable, CustomStringConvertible {
+    /// Why, in words.
     public var reason: String
+    /// A failure for this reason.
     public init(_ reason: String) { self.reason = reason }
+    /// The reason.
     public var description: String { reason }
 }
 
@@ -49,6 +52,7 @@ public struct AuthenticationOptions: Sendable {
     /// network in the clear unless the caller asked for it.
     public var allowWithoutTLS: Bool
 
+    /// These mechanisms, most preferred first; AUTH without TLS only when `allowWithoutTLS`.
     public init(mechanisms: [any SASLMechanism], allowWithoutTLS: Bool = false) {
         self.mechanisms = mechanisms
         self.allowWithoutTLS = allowWithoutTLS

@@ -14,13 +14,19 @@
 ///
 /// `.binary` (BDAT with BODY=BINARYMIME) passes octets through unchanged.
 public struct BodyEncoder: Sendable {
+    /// How the content goes on the wire.
     public enum Mode: Sendable, Hashable {
+        /// After DATA: lines normalized to CRLF, line-initial dots doubled, ended by ".\r\n".
         case dotStuffed
+        /// Text in BDAT chunks: lines normalized to CRLF, no dot-stuffing, no end-of-data line.
         case chunkedText
+        /// Binary in BDAT chunks (BODY=BINARYMIME): octets unchanged.
         case binary
     }
 
+    /// How this encoder writes the content.
     public let mode: Mode
+    /// Whether bytes above 127 may pass (an 8BITMIME body); false refuses them.
     public let allowsEightBit: Bool
     /// Longest line, CRLF and any transparency dot excluded (RFC 5321 §4.5.3.1.6: 998).
     public let maxLineLength: Int
@@ -41,6 +47,7 @@ public struct BodyEncoder: Sendable {
         return counter.size
     }
 
+    /// An encoder for one message's content.
     public init(mode: Mode, allowsEightBit: Bool, maxLineLength: Int = 998) {
         self.mode = mode
         self.allowsEightBit = allowsEightBit
@@ -158,8 +165,10 @@ public struct MessageSizeCounter: Sendable {
     private var previous: UInt8 = 10
     private var pendingCR = false
 
+    /// A counter at zero.
     public init() {}
 
+    /// Counts one more byte of the content.
     public mutating func add(_ byte: UInt8) {
         if pendingCR {
             pendingCR = false
@@ -175,6 +184,7 @@ public struct MessageSizeCounter: Sendable {
         previous = byte
     }
 
+    /// Counts one more chunk of the content.
     public mutating func add(_ chunk: UnsafeRawBufferPointer) {
         for byte in chunk { add(byte) }
     }

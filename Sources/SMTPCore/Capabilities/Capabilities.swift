@@ -4,22 +4,36 @@
 /// RFC 4422 syntax checked) because mechanisms are pluggable. A reply to HELO yields the empty set
 /// with `isExtended == false`: no ESMTP parameter may then be used.
 public struct Capabilities: Hashable, Sendable {
+    /// The extensions that take no parameter the engine needs, as one bit set.
     public struct Flags: OptionSet, Hashable, Sendable {
+        /// The bits, one per extension.
         public let rawValue: UInt16
+        /// A set from its bits.
         public init(rawValue: UInt16) { self.rawValue = rawValue }
 
+        /// SIZE (RFC 1870): the server takes a size declaration, and may state a limit.
         public static let size = Flags(rawValue: 1 << 0)
+        /// PIPELINING (RFC 2920): commands may be sent without waiting for each reply.
         public static let pipelining = Flags(rawValue: 1 << 1)
+        /// 8BITMIME (RFC 6152): bodies of 8-bit text are accepted.
         public static let eightBitMIME = Flags(rawValue: 1 << 2)
+        /// SMTPUTF8 (RFC 6531): addresses and headers in UTF-8.
         public static let smtpUTF8 = Flags(rawValue: 1 << 3)
+        /// STARTTLS (RFC 3207).
         public static let startTLS = Flags(rawValue: 1 << 4)
+        /// AUTH (RFC 4954), with the mechanisms in `Capabilities/authMechanisms`.
         public static let auth = Flags(rawValue: 1 << 5)
+        /// CHUNKING (RFC 3030): BDAT instead of DATA.
         public static let chunking = Flags(rawValue: 1 << 6)
+        /// BINARYMIME (RFC 3030): binary bodies, sent with BDAT.
         public static let binaryMIME = Flags(rawValue: 1 << 7)
+        /// DSN (RFC 3461): delivery status notification parameters.
         public static let dsn = Flags(rawValue: 1 << 8)
+        /// ENHANCEDSTATUSCODES (RFC 2034): replies carry codes such as 5.1.1.
         public static let enhancedStatusCodes = Flags(rawValue: 1 << 9)
     }
 
+    /// The extensions offered.
     public var flags: Flags
     /// The SIZE limit in octets; nil when the server gave none or 0 (no fixed limit).
     public var maxMessageSize: Int?
@@ -28,6 +42,7 @@ public struct Capabilities: Hashable, Sendable {
     /// True after EHLO/LHLO, false after HELO.
     public var isExtended: Bool
 
+    /// Capabilities given directly (tests, or a server known in advance).
     public init(flags: Flags = [], maxMessageSize: Int? = nil, authMechanisms: [String] = [], isExtended: Bool = true) {
         self.flags = flags
         self.maxMessageSize = maxMessageSize
@@ -38,8 +53,10 @@ public struct Capabilities: Hashable, Sendable {
     /// What a server that answered HELO supports: nothing.
     public static let basic = Capabilities(isExtended: false)
 
+    /// Whether the server offers every extension in `flag`.
     public func contains(_ flag: Flags) -> Bool { flags.contains(flag) }
 
+    /// Whether the server offers this AUTH mechanism (the name compared in upper case).
     public func offersAuthMechanism(_ name: String) -> Bool {
         authMechanisms.contains { $0 == name.uppercased() }
     }

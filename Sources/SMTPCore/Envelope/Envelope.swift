@@ -10,16 +10,21 @@ public enum BodyType: Hashable, Sendable {
 
 /// When a delivery status notification is wanted for a recipient (RFC 3461 NOTIFY).
 public enum DSNNotify: Hashable, Sendable {
+    /// NOTIFY=NEVER: no notification at all.
     case never
+    /// NOTIFY= with the conditions that are true (SUCCESS, FAILURE, DELAY).
     case on(success: Bool, failure: Bool, delay: Bool)
 }
 
 /// What a DSN should carry (RFC 3461 RET).
 public enum DSNReturn: String, Hashable, Sendable {
+    /// RET=FULL: the whole message.
     case full = "FULL"
+    /// RET=HDRS: the header only.
     case headers = "HDRS"
 }
 
+/// One forward-path of an envelope, with its DSN parameters.
 public struct Recipient: Hashable, Sendable, ExpressibleByStringLiteral {
     /// The mailbox, without angle brackets.
     public var address: String
@@ -28,12 +33,14 @@ public struct Recipient: Hashable, Sendable, ExpressibleByStringLiteral {
     /// ORCPT= original recipient (an RFC 822 address), xtext-encoded on the wire.
     public var originalRecipient: String?
 
+    /// A recipient with this address and, optionally, DSN parameters.
     public init(_ address: String, notify: DSNNotify? = nil, originalRecipient: String? = nil) {
         self.address = address
         self.notify = notify
         self.originalRecipient = originalRecipient
     }
 
+    /// A recipient written as a string literal: its address, with no DSN parameters.
     public init(stringLiteral value: String) { self.init(value) }
 }
 
@@ -44,7 +51,9 @@ public struct Recipient: Hashable, Sendable, ExpressibleByStringLiteral {
 public struct Envelope: Hashable, Sendable {
     /// The reverse-path without angle brackets; "" is the null sender `<>`.
     public var sender: String
+    /// The forward-paths, one RCPT each, in this order.
     public var recipients: [Recipient]
+    /// How the content is encoded (BODY=).
     public var bodyType: BodyType
     /// The message itself (headers) holds UTF-8 (RFC 6532): SMTPUTF8 is needed even when the
     /// addresses are ASCII.
@@ -56,6 +65,7 @@ public struct Envelope: Hashable, Sendable {
     /// ENVID= for DSN, xtext-encoded on the wire.
     public var dsnEnvelopeID: String?
 
+    /// An envelope; only the sender and the recipients are needed, the rest defaults to a 7-bit message of unknown size with no DSN request.
     public init(sender: String, recipients: [Recipient], bodyType: BodyType = .sevenBit,
                 requiresSMTPUTF8: Bool = false, size: Int? = nil,
                 dsnReturn: DSNReturn? = nil, dsnEnvelopeID: String? = nil) {

@@ -1,8 +1,12 @@
 /// Identifies one transaction (one message) within a session, in the order they were started.
 public struct TransactionID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// The transaction's number: 1 for the session's first, counting up.
     public let rawValue: UInt64
+    /// The identifier with this number.
     public init(rawValue: UInt64) { self.rawValue = rawValue }
+    /// Whether `lhs` was started before `rhs`.
     public static func < (lhs: TransactionID, rhs: TransactionID) -> Bool { lhs.rawValue < rhs.rawValue }
+    /// "#" and the number.
     public var description: String { "#\(rawValue)" }
 }
 
@@ -67,6 +71,7 @@ public enum TransactionFailure: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The failure in words.
     public var description: String {
         switch self {
         case .senderRefused(let reply): "sender refused: \(reply)"

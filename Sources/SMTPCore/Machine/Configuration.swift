@@ -15,7 +15,9 @@ public enum TLSPolicy: Hashable, Sendable {
 
 /// SMTP, or LMTP (RFC 2033: LHLO, one reply per accepted recipient after the data).
 public enum Dialect: Hashable, Sendable {
+    /// SMTP (RFC 5321): EHLO, with HELO as a fallback.
     case smtp
+    /// LMTP (RFC 2033): LHLO, and one reply per accepted recipient after the data.
     case lmtp
 }
 
@@ -43,6 +45,7 @@ public struct Timeouts: Hashable, Sendable {
     /// QUIT. Nothing is at stake any more, so this is short.
     public var quit: Duration = .seconds(30)
 
+    /// The RFC 5321 §4.5.3.2 values above.
     public init() {}
 
     /// One limit for every wait (the command-line `--timeout`).
@@ -69,6 +72,7 @@ public struct Limits: Hashable, Sendable {
     /// Pending output above which the engine asks the driver to write before taking more body.
     public var outputHighWater = 64 * 1024
 
+    /// The default limits above.
     public init() {}
 }
 
@@ -76,19 +80,24 @@ public struct Limits: Hashable, Sendable {
 public struct SMTPConfiguration: Sendable {
     /// The EHLO/HELO argument: this host's domain name or an address literal like "[192.0.2.1]".
     public var heloName: String
+    /// When the session uses TLS.
     public var tls: TLSPolicy
     /// Credentials and mechanisms; nil skips AUTH.
     public var authentication: AuthenticationOptions?
+    /// SMTP or LMTP.
     public var dialect: Dialect
     /// Use PIPELINING when offered.
     public var usePipelining: Bool
     /// Use CHUNKING (BDAT) when offered.
     public var useChunking: Bool
+    /// How long each phase may wait for the server.
     public var timeouts: Timeouts
+    /// Bounds on replies, AUTH rounds and pending output.
     public var limits: Limits
     /// Emit `.transcript` events for every command and reply (AUTH payloads redacted).
     public var emitsTranscript: Bool
 
+    /// A configuration; only the EHLO name is needed. `SMTPMachine.init(configuration:)` checks it.
     public init(heloName: String, tls: TLSPolicy = .opportunistic, authentication: AuthenticationOptions? = nil,
                 dialect: Dialect = .smtp, usePipelining: Bool = true, useChunking: Bool = true,
                 timeouts: Timeouts = Timeouts(), limits: Limits = Limits(), emitsTranscript: Bool = false) {

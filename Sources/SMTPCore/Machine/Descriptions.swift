@@ -2,6 +2,7 @@
 /// `SMTPReply.description`, which escapes control characters.
 
 extension SMTPAction: CustomStringConvertible {
+    /// The action in words ("write", "send body of #1 from the start").
     public var description: String {
         switch self {
         case .write: "write"
@@ -16,6 +17,7 @@ extension SMTPAction: CustomStringConvertible {
 }
 
 extension SMTPEvent: CustomStringConvertible {
+    /// The event in words; server text escaped.
     public var description: String {
         switch self {
         case .greeting(let reply): "greeting \(reply)"
@@ -38,6 +40,7 @@ extension SMTPEvent: CustomStringConvertible {
 }
 
 extension TranscriptEntry: CustomStringConvertible {
+    /// The entry as a transcript line: "C: " for the client, "S: " for the server.
     public var description: String {
         switch self {
         case .command(let line): "C: \(SMTPReply.printable(line))"

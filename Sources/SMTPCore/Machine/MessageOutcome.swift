@@ -1,6 +1,7 @@
 /// What happened to one recipient of one message. The engine decides it from the replies; the
 /// layers around it only report it.
 public struct RecipientOutcome: Hashable, Sendable, CustomStringConvertible {
+    /// The recipient's final state.
     public enum Status: Hashable, Sendable {
         /// The server took the message for this recipient.
         case delivered
@@ -15,12 +16,15 @@ public struct RecipientOutcome: Hashable, Sendable, CustomStringConvertible {
 
     /// The recipient's position in the envelope.
     public let index: Int
+    /// The recipient's address, as the envelope gave it.
     public let address: String
+    /// What happened to it.
     public internal(set) var status: Status
     /// The reply that decided it: the RCPT refusal, the LMTP reply for this recipient, or the
     /// reply to the end of the data. Nil when no reply decided it.
     public internal(set) var reply: SMTPReply?
 
+    /// An outcome with these values (the engine makes them; tests and drivers may too).
     public init(index: Int, address: String, status: Status, reply: SMTPReply?) {
         self.index = index
         self.address = address
@@ -28,8 +32,10 @@ public struct RecipientOutcome: Hashable, Sendable, CustomStringConvertible {
         self.reply = reply
     }
 
+    /// Whether the server took the message for this recipient.
     public var isDelivered: Bool { status == .delivered }
 
+    /// "address: status", with the deciding reply when there is one.
     public var description: String {
         "\(address): \(status)" + (reply.map { " (\($0))" } ?? "")
     }
@@ -41,6 +47,7 @@ public struct RecipientOutcome: Hashable, Sendable, CustomStringConvertible {
 /// when some were, `.unknown` when the data went out and its reply never came, `.notDelivered`
 /// otherwise. `failure` is nil exactly when `status` is `.delivered`.
 public struct MessageOutcome: Hashable, Sendable, CustomStringConvertible {
+    /// The message's overall state, from its recipients'.
     public enum Status: Hashable, Sendable {
         /// Accepted for every recipient.
         case delivered
@@ -53,6 +60,7 @@ public struct MessageOutcome: Hashable, Sendable, CustomStringConvertible {
         case unknown
     }
 
+    /// How the message ended overall.
     public let status: Status
     /// Every recipient of the envelope, in envelope order.
     public let recipients: [RecipientOutcome]
@@ -66,6 +74,7 @@ public struct MessageOutcome: Hashable, Sendable, CustomStringConvertible {
     /// session, cannot deliver it twice.
     public let isSafeToRetry: Bool
 
+    /// An outcome with these values (the engine makes them; tests and drivers may too).
     public init(status: Status, recipients: [RecipientOutcome], dataReply: SMTPReply?, failure: TransactionFailure?,
                 isSafeToRetry: Bool) {
         self.status = status
@@ -75,7 +84,9 @@ public struct MessageOutcome: Hashable, Sendable, CustomStringConvertible {
         self.isSafeToRetry = isSafeToRetry
     }
 
+    /// How many recipients the envelope had.
     public var recipientCount: Int { recipients.count }
+    /// How many of them got the message.
     public var deliveredCount: Int { recipients.reduce(0) { $0 + ($1.isDelivered ? 1 : 0) } }
     /// The recipients that did not get the message.
     public var undelivered: [RecipientOutcome] { recipients.filter { !$0.isDelivered } }
@@ -92,6 +103,7 @@ public struct MessageOutcome: Hashable, Sendable, CustomStringConvertible {
                               dataReply: nil, failure: failure, isSafeToRetry: safe)
     }
 
+    /// The status, the delivered count, the failure and whether it is safe to retry, in one line.
     public var description: String {
         var text = "\(status) to \(deliveredCount) of \(recipientCount)"
         if let failure { text += " [\(failure)]" }

@@ -82,13 +82,16 @@ public struct SMTPMachine: Sendable {
         }
     }
 
+    /// The configuration the engine was created with.
     public let configuration: SMTPConfiguration
 
     var state: State = .idle
     var parser: ReplyParser
     /// What the server offers, as of the latest EHLO (reset by STARTTLS).
     public internal(set) var capabilities: Capabilities = .basic
+    /// Whether TLS is up on the connection (after `tlsEstablished(at:)`).
     public internal(set) var isTLSActive = false
+    /// Whether AUTH succeeded in this session.
     public internal(set) var isAuthenticated = false
     /// The error that ended the session, if one did.
     public internal(set) var failure: SMTPError?

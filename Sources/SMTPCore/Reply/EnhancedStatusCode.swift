@@ -11,6 +11,7 @@ public struct EnhancedStatusCode: Hashable, Sendable, CustomStringConvertible {
     /// 0-999.
     public let detail: UInt16
 
+    /// A code from its three parts; nil when the class is not 2, 4 or 5, or a part is over 999.
     public init?(statusClass: UInt8, subject: UInt16, detail: UInt16) {
         guard statusClass == 2 || statusClass == 4 || statusClass == 5, subject <= 999, detail <= 999 else {
             return nil
@@ -20,6 +21,7 @@ public struct EnhancedStatusCode: Hashable, Sendable, CustomStringConvertible {
         self.detail = detail
     }
 
+    /// The code as written: "5.1.1".
     public var description: String { "\(statusClass).\(subject).\(detail)" }
 
     /// Parses `text` (the reply text after the code and separator). Returns the code when the

@@ -3,6 +3,7 @@
 ///
 /// The engine acts on codes, never on reply text; an unknown code is judged by its first digit.
 public struct ReplyCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    /// The code as a number.
     public let rawValue: UInt16
 
     /// Accepts only codes a server may send: 200-559 with a second digit of 0-5.
@@ -35,16 +36,27 @@ public struct ReplyCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         isPositiveCompletion && rawValue != 220 && rawValue != 221 && rawValue != 235
     }
 
+    /// The three digits.
     public var description: String { String(rawValue) }
 
+    /// 220: the greeting, and the go-ahead for STARTTLS.
     public static let serviceReady = ReplyCode(unchecked: 220)
+    /// 221: the answer to QUIT.
     public static let closing = ReplyCode(unchecked: 221)
+    /// 235: AUTH succeeded.
     public static let authenticationSucceeded = ReplyCode(unchecked: 235)
+    /// 250: the command completed.
     public static let ok = ReplyCode(unchecked: 250)
+    /// 334: an AUTH challenge.
     public static let authenticationChallenge = ReplyCode(unchecked: 334)
+    /// 354: the answer to DATA; send the content.
     public static let startMailInput = ReplyCode(unchecked: 354)
+    /// 421: the server is closing the channel.
     public static let serviceNotAvailable = ReplyCode(unchecked: 421)
+    /// 452: insufficient storage, or too many recipients for this transaction.
     public static let insufficientStorage = ReplyCode(unchecked: 452)
+    /// 552: exceeded storage allocation (the message is too large, or the mailbox is full).
     public static let exceededStorage = ReplyCode(unchecked: 552)
+    /// 554: transaction failed (or, as a greeting, no SMTP service here).
     public static let transactionFailed = ReplyCode(unchecked: 554)
 }

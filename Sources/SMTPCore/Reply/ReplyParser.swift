@@ -20,6 +20,7 @@ public struct ReplyParser: Sendable {
         /// Most bytes in one reply, all lines included.
         public var maxReplySize: Int = 32 * 1024
 
+        /// Limits with these values; values too small to frame any reply are raised to the least workable ones.
         public init(maxLineLength: Int = 2048, maxLinesPerReply: Int = 128, maxReplySize: Int = 32 * 1024) {
             self.maxLineLength = max(6, maxLineLength)
             self.maxLinesPerReply = max(1, maxLinesPerReply)
@@ -27,6 +28,7 @@ public struct ReplyParser: Sendable {
         }
     }
 
+    /// The bounds each reply is checked against.
     public var limits: Limits
     /// Read enhanced status codes from reply text (set once ENHANCEDSTATUSCODES is advertised).
     public var parsesEnhancedStatusCodes: Bool
@@ -45,6 +47,7 @@ public struct ReplyParser: Sendable {
     private var firstLineTextEnd = 0
     private var failure: SMTPProtocolViolation?
 
+    /// An empty parser.
     public init(limits: Limits = Limits(), parsesEnhancedStatusCodes: Bool = false) {
         self.limits = limits
         self.parsesEnhancedStatusCodes = parsesEnhancedStatusCodes
@@ -63,11 +66,13 @@ public struct ReplyParser: Sendable {
     /// The error that stopped the parser, if any.
     public var error: SMTPProtocolViolation? { failure }
 
+    /// Adds bytes as received; pull the replies they complete with `next()`.
     public mutating func append(_ bytes: UnsafeRawBufferPointer) {
         compact()
         buffer.append(contentsOf: bytes.bindMemory(to: UInt8.self))
     }
 
+    /// Adds bytes as received; pull the replies they complete with `next()`.
     public mutating func append(contentsOf bytes: some Sequence<UInt8>) {
         compact()
         buffer.append(contentsOf: bytes)

@@ -5,6 +5,7 @@
 /// safe (the parser then copies its buffer on write), merely not free; the engine's own steady
 /// state never does it.
 public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
+    /// The reply code (the first line's; every line must carry the same).
     public let code: ReplyCode
     /// Present when the server advertised ENHANCEDSTATUSCODES and the first line carried a
     /// well-formed code whose class matches the reply code.
@@ -108,10 +109,12 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
         return out
     }
 
+    /// Equal when the codes, the enhanced codes and the raw bytes are.
     public static func == (lhs: SMTPReply, rhs: SMTPReply) -> Bool {
         lhs.code == rhs.code && lhs.enhancedStatusCode == rhs.enhancedStatusCode && lhs.raw == rhs.raw
     }
 
+    /// Hashes the code and the length of the raw bytes.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(code)
         hasher.combine(raw.count)

@@ -1,36 +1,59 @@
 /// The phase of a session, as timeouts and connection losses report it.
 public enum SMTPPhase: String, Hashable, Sendable, CustomStringConvertible {
+    /// Opening the connection, before the greeting could arrive.
     case connect
+    /// The TLS handshake (after STARTTLS, or first in implicit-TLS mode).
     case tlsHandshake = "TLS handshake"
+    /// Waiting for the server's 220 greeting.
     case greeting
+    /// EHLO, HELO or LHLO and its reply.
     case hello = "EHLO/HELO"
+    /// The STARTTLS command and its reply.
     case startTLS = "STARTTLS"
+    /// The AUTH exchange.
     case authentication = "AUTH"
+    /// MAIL FROM and its reply.
     case mail = "MAIL"
+    /// RCPT TO and its reply.
     case recipient = "RCPT"
+    /// DATA and its 354.
     case dataInitiation = "DATA"
+    /// The message content, while it is sent (a DATA block or a BDAT chunk).
     case dataBlock = "message data"
+    /// The reply to the end of the data: the final dot, or the last BDAT.
     case dataTermination = "end of data"
+    /// RSET and its reply.
     case reset = "RSET"
+    /// QUIT and its reply.
     case quit = "QUIT"
+    /// Between transactions, with no command outstanding.
     case idle
     /// Bytes nobody asked for, between transactions: the rest of that reply is awaited (to fail
     /// the session as unsolicited) for the command timeout, from its first byte.
     case unsolicitedReply = "the end of an unsolicited reply"
 
+    /// The phase's name, as error messages print it ("RCPT", "TLS handshake").
     public var description: String { rawValue }
 }
 
 /// An SMTP service extension the engine may need for a transaction.
 public enum SMTPExtension: String, Hashable, Sendable, CustomStringConvertible {
+    /// ESMTP itself, which EHLO opens: a server that answered only HELO offers no extension.
     case esmtp = "ESMTP (EHLO)"
+    /// SIZE (RFC 1870), the message size declaration.
     case size = "SIZE"
+    /// 8BITMIME (RFC 6152), for a body of 8-bit text.
     case eightBitMIME = "8BITMIME"
+    /// BINARYMIME (RFC 3030), for a binary body.
     case binaryMIME = "BINARYMIME"
+    /// CHUNKING (RFC 3030): BDAT, which a binary body needs.
     case chunking = "CHUNKING"
+    /// SMTPUTF8 (RFC 6531), for addresses with non-ASCII characters.
     case smtpUTF8 = "SMTPUTF8"
+    /// DSN (RFC 3461), for NOTIFY, ORCPT, RET and ENVID.
     case dsn = "DSN"
 
+    /// The extension's keyword, as error messages print it.
     public var description: String { rawValue }
 }
 
@@ -46,8 +69,11 @@ public enum SMTPProtocolViolation: Error, Hashable, Sendable, CustomStringConver
     case bareLineFeed
     /// A CR not followed by LF.
     case bareCarriageReturn
+    /// A reply line longer than the limit (`ReplyParser.Limits.maxLineLength`).
     case lineTooLong(limit: Int)
+    /// A multi-line reply with more lines than the limit.
     case tooManyLines(limit: Int)
+    /// A reply larger in total than the limit, in octets.
     case replyTooLarge(limit: Int)
     /// A reply when no command was waiting for one.
     case unsolicitedReply(ReplyCode)
@@ -59,6 +85,7 @@ public enum SMTPProtocolViolation: Error, Hashable, Sendable, CustomStringConver
     /// Plaintext bytes while the TLS handshake was supposed to run.
     case bytesDuringTLSHandshake
 
+    /// The violation in words, for logs and error messages.
     public var description: String {
         switch self {
         case .malformedLine: "malformed reply line"
@@ -79,16 +106,24 @@ public enum SMTPProtocolViolation: Error, Hashable, Sendable, CustomStringConver
 
 /// Why an address, or a name the client sends, was refused before anything was sent.
 public enum AddressProblem: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The address is empty (the null reverse-path is not an address).
     case empty
     /// CR, LF, NUL, another control character, a space or an angle bracket.
     case forbiddenCharacter(UInt8)
+    /// No "@domain" part.
     case missingAtSign
+    /// The part before the "@" is neither a dot-string nor a quoted string (RFC 5321 §4.1.2).
     case invalidLocalPart
+    /// The part after the "@" is neither a domain name nor an address literal.
     case invalidDomain
+    /// A local part longer than 64 octets.
     case localPartTooLong
+    /// A domain longer than 255 octets.
     case domainTooLong
+    /// An address longer than 254 octets in all.
     case pathTooLong
 
+    /// The problem in words ("contains CR", "no @domain").
     public var description: String {
         switch self {
         case .empty: "empty address"
@@ -114,7 +149,9 @@ public enum AddressProblem: Error, Hashable, Sendable, CustomStringConvertible {
 /// Why message data was refused while it streamed. DATA cannot be aborted, so the engine closes
 /// the connection rather than send a truncated message.
 public enum BodyProblem: Error, Hashable, Sendable, CustomStringConvertible {
+    /// A NUL byte, which no SMTP body may carry.
     case nulByte
+    /// A line longer than the limit (998 octets unless configured), which DATA and 8BITMIME forbid.
     case lineTooLong(limit: Int)
     /// A byte above 127 in a body declared 7-bit.
     case eightBitData
@@ -123,6 +160,7 @@ public enum BodyProblem: Error, Hashable, Sendable, CustomStringConvertible {
     /// The content grew past the SIZE= it was announced with.
     case largerThanDeclared(size: Int)
 
+    /// The problem in words.
     public var description: String {
         switch self {
         case .nulByte: "message contains a NUL byte"
@@ -136,10 +174,14 @@ public enum BodyProblem: Error, Hashable, Sendable, CustomStringConvertible {
 
 /// Why the engine stopped an AUTH exchange itself.
 public enum AuthAbortReason: Hashable, Sendable, CustomStringConvertible {
+    /// The server sent more challenges than `Limits.maxAuthRounds` allows.
     case tooManyChallenges(limit: Int)
+    /// A 334 challenge that is not valid base64.
     case invalidChallenge
+    /// The mechanism itself gave up, for this reason (a bad server signature, say).
     case mechanismFailed(String)
 
+    /// The reason in words.
     public var description: String {
         switch self {
         case .tooManyChallenges(let limit): "more than \(limit) AUTH challenges"
@@ -156,47 +198,74 @@ public enum AuthAbortReason: Hashable, Sendable, CustomStringConvertible {
 /// "the server refused EHLO after STARTTLS". A 550 to RCPT is not an error: it is an event.
 public enum SMTPError: Error, Hashable, Sendable, CustomStringConvertible {
     // Caller input, refused before anything was sent.
+    /// An address the caller gave is malformed or unsafe to send; nothing was sent.
     case invalidAddress(String, AddressProblem)
+    /// The name for EHLO/HELO is not a domain name or an address literal of at most 255 octets.
     case invalidHeloName(String)
+    /// A MAIL or RCPT parameter (ORCPT, ENVID, SIZE) has a value that cannot be sent.
     case invalidParameter(String)
+    /// An envelope without recipients.
     case noRecipients
+    /// The message needs an extension the server did not offer; refused before MAIL.
     case extensionRequired(SMTPExtension)
+    /// The message is larger than the server's SIZE limit; refused before MAIL.
     case messageTooLarge(size: Int, limit: Int)
+    /// The content was refused while it streamed.
     case invalidBody(BodyProblem)
     /// A method called at a time the call-order contract does not allow.
     case misuse(String)
 
     // The server broke the protocol.
+    /// The server's bytes broke the protocol.
     case protocolViolation(SMTPProtocolViolation)
 
     // The server refused to set up the session.
+    /// The greeting was a 4xx or 5xx other than 421 (554, "no SMTP service here").
     case greetingRefused(SMTPReply)
+    /// A 421 to any command but QUIT, or unsolicited: the server is closing the channel.
     case serviceNotAvailable(SMTPReply)
+    /// EHLO (or LHLO) refused where HELO cannot follow: under required TLS, or in LMTP.
     case ehloRefused(SMTPReply)
+    /// HELO, the fallback after a refused EHLO, refused too.
     case heloRefused(SMTPReply)
+    /// EHLO refused once TLS was up.
     case ehloRefusedAfterTLS(SMTPReply)
+    /// RSET after a failed transaction refused.
     case resetRefused(SMTPReply)
 
     // TLS.
+    /// TLS is required, and the server does not offer STARTTLS.
     case tlsNotOffered
+    /// The server offered STARTTLS, then refused it.
     case startTLSRefused(SMTPReply)
+    /// The TLS handshake failed, for this reason.
     case tlsHandshakeFailed(String)
+    /// The server's certificate was not accepted, for this reason (expired, wrong name, untrusted).
     case certificateRejected(String)
 
     // AUTH.
+    /// Credentials would go out without TLS, and `AuthenticationOptions.allowWithoutTLS` is not set.
     case authenticationRequiresTLS
+    /// Authentication is configured, and the server does not offer AUTH.
     case authenticationNotOffered
+    /// None of the configured mechanisms is among those the server offers (listed).
     case noCommonAuthenticationMechanism(offered: [String])
+    /// The server refused the credentials.
     case authenticationFailed(SMTPReply)
+    /// The engine ended the AUTH exchange itself ("*"), for this reason.
     case authenticationAborted(AuthAbortReason)
 
     // Time and the connection.
+    /// The phase's deadline passed without the reply (see `Timeouts`).
     case timeout(SMTPPhase)
+    /// The server closed the connection during this phase.
     case connectionClosed(SMTPPhase)
     /// The transport failed (could not connect, reset, a TLS record error) during this phase.
     case transportFailed(TransportFailure, SMTPPhase)
+    /// The caller cancelled the session (`SMTPMachine.cancel(at:)`).
     case cancelled
 
+    /// The error in words, for people; `code` is the stable identifier for programs.
     public var description: String {
         switch self {
         case .invalidAddress(let address, let problem):

@@ -7,13 +7,16 @@ public struct SMTPInstant: Comparable, Hashable, Sendable, CustomStringConvertib
     /// Nanoseconds since the driver's epoch.
     public var nanoseconds: UInt64
 
+    /// The instant this many nanoseconds after the driver's epoch.
     @inlinable
     public init(nanoseconds: UInt64) {
         self.nanoseconds = nanoseconds
     }
 
+    /// The driver's epoch.
     public static let zero = SMTPInstant(nanoseconds: 0)
 
+    /// Whether `lhs` comes before `rhs`.
     @inlinable
     public static func < (lhs: SMTPInstant, rhs: SMTPInstant) -> Bool {
         lhs.nanoseconds < rhs.nanoseconds
@@ -33,6 +36,7 @@ public struct SMTPInstant: Comparable, Hashable, Sendable, CustomStringConvertib
         return .nanoseconds(Int64(clamping: lhs.nanoseconds - rhs.nanoseconds))
     }
 
+    /// "t+" and the nanoseconds, for logs.
     public var description: String { "t+\(nanoseconds)ns" }
 }
 

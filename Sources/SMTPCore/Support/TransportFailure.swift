@@ -17,6 +17,7 @@ public enum TransportFailure: Error, Hashable, Sendable, CustomStringConvertible
     /// TLS library's reason code, `reason` its words.
     case tls(code: Int, reason: String)
 
+    /// The failure in words, the same from every driver.
     public var description: String {
         switch self {
         case .resolution(let why): why
@@ -31,13 +32,18 @@ public enum TransportFailure: Error, Hashable, Sendable, CustomStringConvertible
 
 /// Why a connect attempt failed, in words that are the same from every driver.
 public enum ConnectFailureReason: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The server refused the connection (ECONNREFUSED).
     case refused
+    /// The attempt timed out (the connect timeout, or ETIMEDOUT).
     case timedOut
+    /// No route to the network (ENETUNREACH).
     case networkUnreachable
+    /// No route to the host (EHOSTUNREACH).
     case hostUnreachable
     /// Any other system error, in the system's words (lower-cased).
     case other(String)
 
+    /// The reason in words.
     public var description: String {
         switch self {
         case .refused: "connection refused"

@@ -3,7 +3,8 @@ import SMTPConnection
 import SMTPCore
 import SMTPTLS
 
-// Runs every README snippet against the rig (scripts/rig) and exits 1 unless each one delivered.
+// Runs every README snippet, and every DocC article's, against the rig (scripts/rig) and exits 1
+// unless each one delivered.
 // The ports and the test CA come from the rig's environment (.rig/rig.env).
 
 func rigPort(_ name: String) -> UInt16 {
@@ -12,6 +13,14 @@ func rigPort(_ name: String) -> UInt16 {
         exit(2)
     }
     return port
+}
+
+func rigText(_ name: String) -> String {
+    guard let text = getenv(name).map({ String(cString: $0) }), !text.isEmpty else {
+        print("readme-snippets: \(name) is not set: start the rig (scripts/rig/rig.sh start) and source its rig.env")
+        exit(2)
+    }
+    return text
 }
 
 let caFile = getenv("RIG_CA_FILE").map { String(cString: $0) } ?? ""
@@ -49,6 +58,24 @@ do {
 
     if !delivered("drivers", try sendWithTheDrivers(options)) { failures.append("drivers") }
     if !delivered("built message", [try sendABuiltMessage(options, attaching: "README.md")]) { failures.append("built message") }
+
+    // The DocC articles' snippets (scripts/check-readme-snippets.py checks those too).
+    let submission = submissionOptions(host: "127.0.0.1", port: rigPort("RIG_POSTFIX_SUBMISSION_PORT"),
+                                       username: rigText("RIG_SASL_USER"), password: rigText("RIG_SASL_PASSWORD"),
+                                       trust: TLSConfiguration(caFile: caFile, serverName: "localhost"))
+    if !delivered("getting started", [try sendOneMessage(options: submission)]) { failures.append("getting started") }
+
+    let sink = ClientOptions(host: "127.0.0.1", port: rigPort("RIG_SINK_PORT"), tlsPolicy: .off)
+    for onLibuv in [true, false] {
+        let name = onLibuv ? "load test (libuv)" : "load test (sockets)"
+        let summary = try loadTest(sink, count: 200, connections: 4, onLibuv: onLibuv)
+        if summary.delivered == 200, summary.failed == 0, summary.partiallyDelivered == 0 {
+            print("readme-snippets: \(name): 200 delivered")
+        } else {
+            print("readme-snippets: \(name) FAILED: \(summary)")
+            failures.append(name)
+        }
+    }
 } catch {
     print("readme-snippets: \(error)")
     failures.append("\(error)")
