@@ -18,9 +18,9 @@ public struct BatchSummary: Sendable {
     public var loopClosedCleanly = true
     /// Why the last connection attempt failed, when one did.
     public var connectFailure: TransportFailure?
-    /// TLS handshakes the batch's connections completed: full ones, and ones that resumed a
-    /// session kept from an earlier connection of the batch.
+    /// Full TLS handshakes the batch's connections completed.
     public var tlsFullHandshakes = 0
+    /// TLS handshakes that resumed a session kept from an earlier connection of the batch.
     public var tlsResumedHandshakes = 0
 
     /// A summary with every count at zero.

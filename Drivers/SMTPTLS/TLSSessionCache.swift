@@ -152,8 +152,11 @@ final class TLSSessionCache: @unchecked Sendable {
 
 /// How many handshakes a context's sessions completed, and how many of them resumed a session.
 public struct TLSHandshakeCounts: Sendable, Hashable {
+    /// Handshakes that verified the server's certificate in full.
     public var full = 0
+    /// Handshakes that resumed a session from an earlier, verified handshake.
     public var resumed = 0
+    /// Counts to start from (zero by default).
     public init(full: Int = 0, resumed: Int = 0) {
         self.full = full
         self.resumed = resumed
