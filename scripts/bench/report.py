@@ -228,10 +228,12 @@ def send_and_throughput_targets(e2e, hyperfine):
     return lines
 
 
-def targets(micro, e2e, hyperfine):
+def targets(micro, e2e, hyperfine, tls=None):
     rows = micro_rows(micro)
     lines = ["## Targets of this round (issue 14)\n", "| target | measured | verdict |", "|---|---|---|"]
     lines.extend(send_and_throughput_targets(e2e, hyperfine))
+    if tls:
+        lines.extend(tls_targets(tls))
     lines += ["", "## Earlier targets\n", "| target | measured | verdict |", "|---|---|---|"]
     parser_rate = p50(rows, "ReplyParser", "Throughput")
     parser_mallocs = p50(rows, "ReplyParser", "Malloc")
@@ -301,9 +303,7 @@ def main():
                f"measured {m['date']}. Release builds (`-c release`); smtp-send with the Swift runtime linked "
                "statically (`--static-swift-stdlib`), as a Swift command-line tool ships.\n")
 
-    out.extend(targets(micro, e2e, hyperfine))
-    if tls:
-        out.insert(len(out) - 1, "\n".join(tls_targets(tls)))
+    out.extend(targets(micro, e2e, hyperfine, tls))
     out.append("## Engine micro-benchmarks (ordo-one/benchmark, malloc counting)\n")
     out.append("Command: `cd Benchmarks && swift package benchmark`. p50 of the samples; "
                "the session benchmarks drive the real engine against an in-memory server (no sockets).\n")
