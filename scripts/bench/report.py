@@ -211,9 +211,15 @@ def send_and_throughput_targets(e2e, hyperfine):
     ours = next(r for r in hyperfine["results"] if r["command"] == "smtp-send")
     curl = next(r for r in hyperfine["results"] if r["command"] == "curl")
     ratio = ours["median"] / curl["median"]
+    # curl's times are bimodal here (a 40 ms delayed-ACK stall after Postfix's session tickets in
+    # some runs): its runs without the stall, the fast mode, are shown beside the target ratio.
+    fast = sorted(t for t in curl["times"] if t < min(curl["times"]) + 0.020)
+    fast_median = fast[len(fast) // 2]
     lines.append(f"| 1. one STARTTLS send, certificate verified by both: ≤ 0.85x curl's median | "
                  f"{ratio:.2f}x ({ours['median'] * 1000:.1f} ms vs {curl['median'] * 1000:.1f} ms, "
-                 f"{len(ours['times'])} runs each, alternated by hyperfine) | {verdict(ratio <= 0.85)} |")
+                 f"{len(ours['times'])} runs each, alternated by hyperfine); against curl's {len(fast)} runs "
+                 f"without the stall (median {fast_median * 1000:.1f} ms): {ours['median'] / fast_median:.2f}x | "
+                 f"{verdict(ratio <= 0.85)} |")
     one = next(row for row in e2e["pairs"] if row["name"].startswith("1 connection") and "smtp-source -d" in row["name"])
     lines.append(f"| 2a. one connection: ≥ 3x `smtp-source -d -s 1` (smtp-sink, 1 KB) | {one['ratio']}x "
                  f"({one['smtp_send_msgs']:,.0f} vs {one['smtp_source_msgs']:,.0f} msg/s, median of {one['runs']}) | "
