@@ -217,7 +217,7 @@ def send_and_throughput_targets(e2e, hyperfine):
     fast_median = fast[len(fast) // 2]
     lines.append(f"| 1. one STARTTLS send, certificate verified by both: ≤ 0.85x curl's median | "
                  f"{ratio:.2f}x ({ours['median'] * 1000:.1f} ms vs {curl['median'] * 1000:.1f} ms, "
-                 f"{len(ours['times'])} runs each, alternated by hyperfine); against curl's {len(fast)} runs "
+                 f"{len(ours['times'])} runs each, by hyperfine); against curl's {len(fast)} runs "
                  f"without the stall (median {fast_median * 1000:.1f} ms): {ours['median'] / fast_median:.2f}x | "
                  f"{verdict(ratio <= 0.85)} |")
     one = next(row for row in e2e["pairs"] if row["name"].startswith("1 connection") and "smtp-source -d" in row["name"])
