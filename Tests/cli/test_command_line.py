@@ -122,6 +122,7 @@ OPTION_LABELS = [
     "--tls <MODE>", "--ca-file <PATH>", "--insecure", "--tls-name <NAME>", "--helo <NAME>", "--user <NAME>",
     "--password-file <PATH>", "--auth <MECH>", "--allow-plaintext-auth", "--data <PATH>", "--max-size <OCTETS>",
     "--lmtp", "--driver <socket|uv>", "--timeout <SECONDS>", "-v, --verbose", "--repeat <N>", "--connections <C>",
+    "--session-messages <M>", "--no-tls-resume",
     "--subject <TEXT>", "--header <'Name: value'>", "--body <TEXT|@FILE>", "--html <FILE>", "--attach <PATH>",
     "--attach-type <TYPE>", "-t", "-f <ADDR>", "--config <FILE>", "--account <NAME>", "--dry-run", "-h, --help",
 ]
