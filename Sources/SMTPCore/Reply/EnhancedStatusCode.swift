@@ -20,6 +20,13 @@ public struct EnhancedStatusCode: Hashable, Sendable, CustomStringConvertible {
         self.detail = detail
     }
 
+    /// For values already checked (by `parse` or the public initializer).
+    init(unchecked statusClass: UInt8, subject: UInt16, detail: UInt16) {
+        self.statusClass = statusClass
+        self.subject = subject
+        self.detail = detail
+    }
+
     public var description: String { "\(statusClass).\(subject).\(detail)" }
 
     /// Parses `text` (the reply text after the code and separator). Returns the code when the

@@ -15,7 +15,8 @@ public struct ReplyParser: Sendable {
     public struct Limits: Sendable, Hashable {
         /// Longest line, CRLF included. RFC 5321 allows 512; real servers send more.
         public var maxLineLength: Int = 2048
-        /// Most lines in one multi-line reply (a large EHLO reply has about 20).
+        /// Most lines in one multi-line reply (a large EHLO reply has about 20). Never more than
+        /// 4,194,303, whatever the setting.
         public var maxLinesPerReply: Int = 128
         /// Most bytes in one reply, all lines included.
         public var maxReplySize: Int = 32 * 1024
@@ -93,10 +94,35 @@ public struct ReplyParser: Sendable {
     /// Returns the next complete reply, nil when more bytes are needed.
     public mutating func next() throws(SMTPProtocolViolation) -> SMTPReply? {
         if let failure { throw failure }
-        switch parseNext() {
-        case .success(let reply):
+        var cursor = Cursor(replyStart: replyStart, lineStart: lineStart, scan: scan, lines: lines, code: code,
+                            firstLineTextEnd: firstLineTextEnd)
+        let limits = self.limits
+        let enhanced = parsesEnhancedStatusCodes
+        var reply: SMTPReply?
+        // One buffer access for the whole reply, however many lines it has; a short reply is
+        // copied out of the buffer in the same access.
+        let step = buffer.withUnsafeBufferPointer { bytes in
+            let step = Self.advance(&cursor, over: bytes, limits: limits)
+            if case .reply(let end) = step, end - cursor.replyStart <= SMTPReply.inlineCapacity {
+                reply = Self.shortReply(in: bytes, cursor, end: end, enhanced: enhanced)
+            }
+            return step
+        }
+        switch step {
+        case .reply(let end):
+            if reply == nil { reply = longReply(cursor, end: end, enhanced: enhanced) }
+            consumedByteCount += end - replyStart
+            replyStart = end
+            lineStart = end
+            scan = end
+            lines = 0
+            code = 0
             return reply
-        case .failure(let violation):
+        case .needMore:
+            save(cursor)
+            return nil
+        case .failed(let violation):
+            save(cursor)
             failure = violation
             throw violation
         }
@@ -118,32 +144,12 @@ public struct ReplyParser: Sendable {
         case failed(SMTPProtocolViolation)
     }
 
-    private mutating func parseNext() -> Result<SMTPReply?, SMTPProtocolViolation> {
-        var cursor = Cursor(replyStart: replyStart, lineStart: lineStart, scan: scan, lines: lines, code: code,
-                            firstLineTextEnd: firstLineTextEnd)
-        let limits = self.limits
-        // One buffer access for the whole reply, however many lines it has.
-        let step = buffer.withUnsafeBufferPointer { Self.advance(&cursor, over: $0, limits: limits) }
+    private mutating func save(_ cursor: Cursor) {
         lineStart = cursor.lineStart
         scan = cursor.scan
         lines = cursor.lines
         code = cursor.code
         firstLineTextEnd = cursor.firstLineTextEnd
-        switch step {
-        case .needMore:
-            return .success(nil)
-        case .failed(let violation):
-            return .failure(violation)
-        case .reply(let end):
-            let reply = makeReply(end: end)
-            consumedByteCount += end - replyStart
-            replyStart = end
-            lineStart = end
-            scan = end
-            lines = 0
-            code = 0
-            return .success(reply)
-        }
     }
 
     /// Scans lines from the cursor until a reply is complete, more bytes are needed, or the
@@ -177,7 +183,7 @@ public struct ReplyParser: Sendable {
             case .failure(let violation): return .failed(violation)
             }
             cursor.lines += 1
-            if cursor.lines > limits.maxLinesPerReply { return .failed(.tooManyLines(limit: limits.maxLinesPerReply)) }
+            if cursor.lines > limits.maxLinesPerReply || cursor.lines > SMTPReply.maxLineCount { return .failed(.tooManyLines(limit: limits.maxLinesPerReply)) }
             if isLast { return .reply(end: lineEnd) }
             cursor.lineStart = lineEnd
             cursor.scan = lineEnd
@@ -254,22 +260,33 @@ public struct ReplyParser: Sendable {
         }
     }
 
+    /// A reply of at most `SMTPReply.inlineCapacity` bytes, ending at `end`, copied out.
     @inline(__always)
-    private func makeReply(end: Int) -> SMTPReply {
-        let replyCode = ReplyCode(unchecked: code)
-        var enhanced: EnhancedStatusCode?
-        if parsesEnhancedStatusCodes {
-            // The first line's text: after "NNN " up to its CR.
-            let textStart = replyStart + 4
-            let textEnd = firstLineTextEnd
-            if textStart < textEnd {
-                enhanced = buffer.withUnsafeBufferPointer { bytes in
-                    EnhancedStatusCode.parse(UnsafeBufferPointer(rebasing: bytes[textStart..<textEnd]))
-                }
-                if let found = enhanced, Int(found.statusClass) != replyCode.replyClass { enhanced = nil }
-            }
-        }
-        return SMTPReply(code: replyCode, enhancedStatusCode: enhanced, lineCount: lines,
-                         storage: buffer, start: replyStart, end: end)
+    private static func shortReply(in bytes: UnsafeBufferPointer<UInt8>, _ cursor: Cursor, end: Int,
+                                   enhanced: Bool) -> SMTPReply {
+        let start = cursor.replyStart
+        return SMTPReply(code: ReplyCode(unchecked: cursor.code),
+                         enhancedStatusCode: enhanced ? enhancedCode(in: bytes, cursor) : nil,
+                         lineCount: cursor.lines, copying: UnsafeRawPointer(bytes.baseAddress! + start),
+                         count: end - start, readable: bytes.count - start)
+    }
+
+    /// A longer reply, sharing the buffer.
+    private func longReply(_ cursor: Cursor, end: Int, enhanced: Bool) -> SMTPReply {
+        let found = enhanced ? buffer.withUnsafeBufferPointer { Self.enhancedCode(in: $0, cursor) } : nil
+        return SMTPReply(code: ReplyCode(unchecked: cursor.code), enhancedStatusCode: found, lineCount: cursor.lines,
+                         storage: buffer, start: cursor.replyStart, end: end)
+    }
+
+    /// The enhanced status code at the start of the first line's text (after "NNN ", up to its
+    /// CR), if well formed and of the reply code's class.
+    @inline(__always)
+    private static func enhancedCode(in bytes: UnsafeBufferPointer<UInt8>, _ cursor: Cursor) -> EnhancedStatusCode? {
+        let textStart = cursor.replyStart + 4
+        let textEnd = cursor.firstLineTextEnd
+        guard textStart < textEnd,
+              let found = EnhancedStatusCode.parse(UnsafeBufferPointer(rebasing: bytes[textStart..<textEnd])),
+              UInt16(found.statusClass) == cursor.code / 100 else { return nil }
+        return found
     }
 }

@@ -1,29 +1,90 @@
 /// One complete server reply: a code, its optional enhanced status code and one or more lines.
 ///
-/// A reply does not copy its bytes: it shares the storage the parser read them into, and its
-/// text becomes a `String` only when asked for. Holding a reply past the next `received` call is
-/// safe (the parser then copies its buffer on write), merely not free; the engine's own steady
-/// state never does it.
+/// The value is four words, so making, passing and dropping one costs a few register moves. A
+/// reply of at most `inlineCapacity` bytes (most transaction replies: "250 2.1.5 Ok") carries its
+/// bytes inside the value and touches no reference count; a longer one shares the storage the
+/// parser read it into. Either way its text becomes a `String` only when asked for. Holding a
+/// long reply past the next `received` call is safe (the parser then copies its buffer on
+/// write), merely not free; the engine's own steady state never does it.
 public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
-    public let code: ReplyCode
+    /// The raw reply, every line with its code, separator and CRLF: `storage[first..<second]`,
+    /// or when `storage` is nil the first `inlineCount` bytes of `first` and `second` (in memory
+    /// order; the bytes after them are whatever followed in the parser's buffer).
+    let storage: [UInt8]?
+    /// The code, enhanced status code, line count and inline byte count, packed (see `Packed`).
+    let packed: UInt64
+    let first: UInt64
+    let second: UInt64
+
+    /// The longest reply kept inside the value rather than in shared storage.
+    static let inlineCapacity = 16
+    /// The most lines a reply value can count (the parser's line limit never exceeds it).
+    static let maxLineCount = (1 << 22) - 1
+
+    /// Bit layout of `packed`: code 0-9, enhanced present 10, its class 11-13, subject 14-23,
+    /// detail 24-33, line count 34-55, inline byte count 56-63.
+    private static func pack(code: ReplyCode, enhanced: EnhancedStatusCode?, lineCount: Int, inlineCount: Int) -> UInt64 {
+        var bits = UInt64(code.rawValue)
+        if let enhanced {
+            bits |= 1 << 10 | UInt64(enhanced.statusClass) << 11 | UInt64(enhanced.subject) << 14
+                | UInt64(enhanced.detail) << 24
+        }
+        return bits | UInt64(min(max(lineCount, 0), maxLineCount)) << 34 | UInt64(inlineCount) << 56
+    }
+
+    public var code: ReplyCode { ReplyCode(unchecked: UInt16(truncatingIfNeeded: packed & 0x3FF)) }
+
     /// Present when the server advertised ENHANCEDSTATUSCODES and the first line carried a
     /// well-formed code whose class matches the reply code.
-    public let enhancedStatusCode: EnhancedStatusCode?
+    public var enhancedStatusCode: EnhancedStatusCode? {
+        guard packed & (1 << 10) != 0 else { return nil }
+        return EnhancedStatusCode(unchecked: UInt8(truncatingIfNeeded: (packed >> 11) & 7),
+                                  subject: UInt16(truncatingIfNeeded: (packed >> 14) & 0x3FF),
+                                  detail: UInt16(truncatingIfNeeded: (packed >> 24) & 0x3FF))
+    }
+
     /// How many lines the reply had (1 for a single-line reply).
-    public let lineCount: Int
+    public var lineCount: Int { Int(truncatingIfNeeded: (packed >> 34) & UInt64(Self.maxLineCount)) }
 
-    /// The raw reply, every line with its code, separator and CRLF.
-    let storage: [UInt8]
-    let start: Int
-    let end: Int
-
+    /// A reply sharing `storage[start..<end]`.
     init(code: ReplyCode, enhancedStatusCode: EnhancedStatusCode?, lineCount: Int, storage: [UInt8], start: Int, end: Int) {
-        self.code = code
-        self.enhancedStatusCode = enhancedStatusCode
-        self.lineCount = lineCount
         self.storage = storage
-        self.start = start
-        self.end = end
+        self.packed = Self.pack(code: code, enhanced: enhancedStatusCode, lineCount: lineCount, inlineCount: 0)
+        self.first = UInt64(truncatingIfNeeded: start)
+        self.second = UInt64(truncatingIfNeeded: end)
+    }
+
+    /// A reply that owns a copy of its `count` bytes (at most `inlineCapacity`), which start at
+    /// `source`; `readable` bytes may be read there.
+    @inline(__always)
+    init(code: ReplyCode, enhancedStatusCode: EnhancedStatusCode?, lineCount: Int, copying source: UnsafeRawPointer,
+         count: Int, readable: Int) {
+        var words: (UInt64, UInt64) = (0, 0)
+        if readable >= 16 {
+            words = (source.loadUnaligned(as: UInt64.self), source.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        } else {
+            Swift.withUnsafeMutableBytes(of: &words) { $0.baseAddress!.copyMemory(from: source, byteCount: count) }
+        }
+        self.storage = nil
+        self.packed = Self.pack(code: code, enhanced: enhancedStatusCode, lineCount: lineCount, inlineCount: count)
+        self.first = words.0
+        self.second = words.1
+    }
+
+    /// The raw bytes, without copying them.
+    func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        if let storage {
+            return try storage.withUnsafeBytes {
+                try body(UnsafeRawBufferPointer(rebasing: $0[Int(truncatingIfNeeded: first)..<Int(truncatingIfNeeded: second)]))
+            }
+        }
+        let count = Int(truncatingIfNeeded: packed >> 56)
+        return try Swift.withUnsafeBytes(of: (first, second)) { try body(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+    }
+
+    /// The raw byte count.
+    var byteCount: Int {
+        storage == nil ? Int(truncatingIfNeeded: packed >> 56) : Int(truncatingIfNeeded: second &- first)
     }
 
     /// Builds a reply from its code and lines, as a server would send it. For tests and for
@@ -37,22 +98,25 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
             bytes.append(contentsOf: line.utf8.filter { $0 != 13 && $0 != 10 })
             bytes.append(contentsOf: [13, 10])
         }
-        self.init(code: code, enhancedStatusCode: enhancedStatusCode, lineCount: lines.count,
-                  storage: bytes, start: 0, end: bytes.count)
+        self.init(code: code, enhancedStatusCode: enhancedStatusCode, lineCount: lines.count, bytes: bytes)
     }
 
     /// The reply exactly as received, all lines with their CRLF.
-    public var raw: ArraySlice<UInt8> { storage[start..<end] }
+    public var raw: ArraySlice<UInt8> {
+        if let storage { return storage[Int(truncatingIfNeeded: first)..<Int(truncatingIfNeeded: second)] }
+        return withBytes { ArraySlice($0) }
+    }
 
     /// Calls `body` with the text of each line: the bytes after the code and separator, without
     /// the CRLF. A bare code ("250\r\n") has empty text.
     public func forEachLine(_ body: (ArraySlice<UInt8>) throws -> Void) rethrows {
-        var lineStart = start
-        var index = start
-        while index < end {
-            if storage[index] == 10 { // LF; the parser guaranteed the CR before it
+        let raw = self.raw // a slice of the shared storage, or one copy of a short reply's bytes
+        var lineStart = raw.startIndex
+        var index = lineStart
+        while index < raw.endIndex {
+            if raw[index] == 10 { // LF; the parser guaranteed the CR before it
                 let textStart = min(lineStart + 4, index - 1)
-                try body(storage[textStart..<(index - 1)])
+                try body(raw[textStart..<(index - 1)])
                 lineStart = index + 1
             }
             index += 1
@@ -88,9 +152,21 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
 
     /// A copy that owns just its own bytes, for keeping a reply beyond the current exchange.
     public func detached() -> SMTPReply {
-        let bytes = Array(raw)
-        return SMTPReply(code: code, enhancedStatusCode: enhancedStatusCode, lineCount: lineCount,
-                         storage: bytes, start: 0, end: bytes.count)
+        if storage == nil { return self }
+        return SMTPReply(code: code, enhancedStatusCode: enhancedStatusCode, lineCount: lineCount, bytes: Array(raw))
+    }
+
+    /// A reply owning `bytes`: inline when short enough, else in their own storage.
+    private init(code: ReplyCode, enhancedStatusCode: EnhancedStatusCode?, lineCount: Int, bytes: [UInt8]) {
+        if bytes.count <= Self.inlineCapacity {
+            self = bytes.withUnsafeBytes {
+                SMTPReply(code: code, enhancedStatusCode: enhancedStatusCode, lineCount: lineCount,
+                          copying: $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, count: bytes.count, readable: bytes.count)
+            }
+        } else {
+            self.init(code: code, enhancedStatusCode: enhancedStatusCode, lineCount: lineCount, storage: bytes,
+                      start: 0, end: bytes.count)
+        }
     }
 
     /// Replaces C0 controls and DEL with "\xNN" escapes so hostile server text cannot drive a terminal.
@@ -109,11 +185,12 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
     }
 
     public static func == (lhs: SMTPReply, rhs: SMTPReply) -> Bool {
-        lhs.code == rhs.code && lhs.enhancedStatusCode == rhs.enhancedStatusCode && lhs.raw == rhs.raw
+        lhs.code == rhs.code && lhs.enhancedStatusCode == rhs.enhancedStatusCode
+            && lhs.withBytes { left in rhs.withBytes { right in left.elementsEqual(right) } }
     }
 
     public func hash(into hasher: inout Hasher) {
         hasher.combine(code)
-        hasher.combine(raw.count)
+        hasher.combine(byteCount)
     }
 }
