@@ -93,6 +93,48 @@ public struct ReplyParser: Sendable {
 
     /// Returns the next complete reply, nil when more bytes are needed.
     public mutating func next() throws(SMTPProtocolViolation) -> SMTPReply? {
+        if lines == 0, failure == nil {
+            // The fast path, for what most replies are: one whole line, "DDD text" and CRLF.
+            let start = replyStart
+            let from = scan
+            let limits = self.limits
+            let enhanced = parsesEnhancedStatusCodes
+            var found = -1
+            var end = 0
+            var head: UInt64 = 0
+            var reply: SMTPReply?
+            buffer.withUnsafeBufferPointer { bytes in
+                found = Self.firstLineBreak(in: bytes, from: from)
+                guard let code = Self.singleLineCode(in: bytes, start: start, lineBreak: found, limits: limits) else { return }
+                end = found + 2
+                var enhancedBits: UInt64 = 0
+                if enhanced, found > start + 4 {
+                    enhancedBits = SMTPReply.enhancedBits(in: UnsafeBufferPointer(rebasing: bytes[(start + 4)..<found]),
+                                                          replyClass: code / 100)
+                }
+                head = SMTPReply.packed(code: code, enhancedBits: enhancedBits, lineCount: 1)
+                if end - start <= SMTPReply.inlineCapacity {
+                    reply = SMTPReply(packed: head, copying: UnsafeRawPointer(bytes.baseAddress! + start),
+                                      count: end - start, readable: bytes.count - start)
+                }
+            }
+            if end != 0 {
+                if reply == nil { reply = SMTPReply(packed: head, storage: buffer, start: start, end: end) }
+                consumedByteCount += end - start
+                replyStart = end
+                lineStart = end
+                scan = end
+                return reply
+            }
+            // Anything else goes the general way, from the line break just found: the bytes
+            // before it hold no CR or LF, so they are not scanned again.
+            scan = found < 0 ? buffer.count : found
+        }
+        return try nextInGeneral()
+    }
+
+    /// The general path: any reply, a line at a time, and every error.
+    private mutating func nextInGeneral() throws(SMTPProtocolViolation) -> SMTPReply? {
         if let failure { throw failure }
         var cursor = Cursor(replyStart: replyStart, lineStart: lineStart, scan: scan, lines: lines, code: code,
                             firstLineTextEnd: firstLineTextEnd)
@@ -102,7 +144,8 @@ public struct ReplyParser: Sendable {
         // One buffer access for the whole reply, however many lines it has; a short reply is
         // copied out of the buffer in the same access.
         let step = buffer.withUnsafeBufferPointer { bytes in
-            let step = Self.advance(&cursor, over: bytes, limits: limits)
+            let step = Self.advance(&cursor, over: bytes, lineBreak: Self.firstLineBreak(in: bytes, from: cursor.scan),
+                                    limits: limits)
             if case .reply(let end) = step, end - cursor.replyStart <= SMTPReply.inlineCapacity {
                 reply = Self.shortReply(in: bytes, cursor, end: end, enhanced: enhanced)
             }
@@ -154,11 +197,12 @@ public struct ReplyParser: Sendable {
 
     /// Scans lines from the cursor until a reply is complete, more bytes are needed, or the
     /// bytes break the framing or a limit.
-    private static func advance(_ cursor: inout Cursor, over bytes: UnsafeBufferPointer<UInt8>, limits: Limits) -> Step {
+    /// `lineBreak` is the first CR or LF at or after `cursor.scan`, or -1.
+    private static func advance(_ cursor: inout Cursor, over bytes: UnsafeBufferPointer<UInt8>, lineBreak: Int,
+                                limits: Limits) -> Step {
         let count = bytes.count
+        var found = lineBreak
         while true {
-            // Find the end of the current line: the first CR or LF at or after `scan`.
-            let found = firstLineBreak(in: bytes, from: cursor.scan)
             // The limits first, on the line's bytes before any CR or LF, complete or not: the same
             // check on the same bytes, so where the reads split the input cannot change the error.
             if let violation = limitViolation(cursor, textEnd: found < 0 ? count : found, limits: limits) {
@@ -187,7 +231,28 @@ public struct ReplyParser: Sendable {
             if isLast { return .reply(end: lineEnd) }
             cursor.lineStart = lineEnd
             cursor.scan = lineEnd
+            // Find the end of the next line: the first CR or LF at or after `scan`.
+            found = firstLineBreak(in: bytes, from: lineEnd)
         }
+    }
+
+    /// For the fast path: when `lineBreak` ends a whole single-line reply starting at `start`
+    /// ("DDD " and text, then CRLF, within the limits, with a valid code), its code. Anything else
+    /// (a "-" line, a bare "DDD", a partial line, any error) is nil, for the general path, which
+    /// reaches its verdict on the same bytes.
+    @inline(__always)
+    private static func singleLineCode(in bytes: UnsafeBufferPointer<UInt8>, start: Int, lineBreak: Int,
+                                       limits: Limits) -> UInt16? {
+        // The line's text must end before either limit is proven (as `limitViolation` decides).
+        guard lineBreak >= start + 4, lineBreak < start + min(limits.maxLineLength, limits.maxReplySize) - 1,
+              lineBreak + 1 < bytes.count, limits.maxLinesPerReply >= 1 else { return nil }
+        let base = bytes.baseAddress!
+        guard base[lineBreak] == 13, base[lineBreak + 1] == 10, base[start + 3] == UInt8(ascii: " ") else { return nil }
+        let d0 = base[start] &- UInt8(ascii: "0")
+        let d1 = base[start + 1] &- UInt8(ascii: "0")
+        let d2 = base[start + 2] &- UInt8(ascii: "0")
+        guard d0 &- 2 <= 3, d1 <= 5, d2 <= 9 else { return nil }
+        return UInt16(d0) &* 100 &+ UInt16(d1) &* 10 &+ UInt16(d2)
     }
 
     /// The index of the first CR or LF at or after `start`, or -1. Eight bytes at a time: a byte
@@ -265,28 +330,26 @@ public struct ReplyParser: Sendable {
     private static func shortReply(in bytes: UnsafeBufferPointer<UInt8>, _ cursor: Cursor, end: Int,
                                    enhanced: Bool) -> SMTPReply {
         let start = cursor.replyStart
-        return SMTPReply(code: ReplyCode(unchecked: cursor.code),
-                         enhancedStatusCode: enhanced ? enhancedCode(in: bytes, cursor) : nil,
-                         lineCount: cursor.lines, copying: UnsafeRawPointer(bytes.baseAddress! + start),
-                         count: end - start, readable: bytes.count - start)
+        let head = SMTPReply.packed(code: cursor.code, enhancedBits: enhanced ? enhancedBits(in: bytes, cursor) : 0,
+                                    lineCount: cursor.lines)
+        return SMTPReply(packed: head, copying: UnsafeRawPointer(bytes.baseAddress! + start), count: end - start,
+                         readable: bytes.count - start)
     }
 
     /// A longer reply, sharing the buffer.
     private func longReply(_ cursor: Cursor, end: Int, enhanced: Bool) -> SMTPReply {
-        let found = enhanced ? buffer.withUnsafeBufferPointer { Self.enhancedCode(in: $0, cursor) } : nil
-        return SMTPReply(code: ReplyCode(unchecked: cursor.code), enhancedStatusCode: found, lineCount: cursor.lines,
+        let bits = enhanced ? buffer.withUnsafeBufferPointer { Self.enhancedBits(in: $0, cursor) } : 0
+        return SMTPReply(packed: SMTPReply.packed(code: cursor.code, enhancedBits: bits, lineCount: cursor.lines),
                          storage: buffer, start: cursor.replyStart, end: end)
     }
 
     /// The enhanced status code at the start of the first line's text (after "NNN ", up to its
-    /// CR), if well formed and of the reply code's class.
+    /// CR), if well formed and of the reply code's class, as `SMTPReply` packs it.
     @inline(__always)
-    private static func enhancedCode(in bytes: UnsafeBufferPointer<UInt8>, _ cursor: Cursor) -> EnhancedStatusCode? {
+    private static func enhancedBits(in bytes: UnsafeBufferPointer<UInt8>, _ cursor: Cursor) -> UInt64 {
         let textStart = cursor.replyStart + 4
         let textEnd = cursor.firstLineTextEnd
-        guard textStart < textEnd,
-              let found = EnhancedStatusCode.parse(UnsafeBufferPointer(rebasing: bytes[textStart..<textEnd])),
-              UInt16(found.statusClass) == cursor.code / 100 else { return nil }
-        return found
+        guard textStart < textEnd else { return 0 }
+        return SMTPReply.enhancedBits(in: UnsafeBufferPointer(rebasing: bytes[textStart..<textEnd]), replyClass: cursor.code / 100)
     }
 }

@@ -23,13 +23,33 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
 
     /// Bit layout of `packed`: code 0-9, enhanced present 10, its class 11-13, subject 14-23,
     /// detail 24-33, line count 34-55, inline byte count 56-63.
-    private static func pack(code: ReplyCode, enhanced: EnhancedStatusCode?, lineCount: Int, inlineCount: Int) -> UInt64 {
-        var bits = UInt64(code.rawValue)
-        if let enhanced {
-            bits |= 1 << 10 | UInt64(enhanced.statusClass) << 11 | UInt64(enhanced.subject) << 14
-                | UInt64(enhanced.detail) << 24
+    @inline(__always)
+    static func packed(code: UInt16, enhancedBits: UInt64, lineCount: Int) -> UInt64 {
+        UInt64(code) | enhancedBits | UInt64(min(max(lineCount, 0), maxLineCount)) << 34
+    }
+
+    @inline(__always)
+    static func enhancedBits(_ enhanced: EnhancedStatusCode?) -> UInt64 {
+        guard let enhanced else { return 0 }
+        return 1 << 10 | UInt64(enhanced.statusClass) << 11 | UInt64(enhanced.subject) << 14 | UInt64(enhanced.detail) << 24
+    }
+
+    /// The enhanced status code at the start of `text` (a reply's first line, after the code
+    /// and separator), packed, when well formed and of class `replyClass`; else 0.
+    @inline(__always)
+    static func enhancedBits(in text: UnsafeBufferPointer<UInt8>, replyClass: UInt16) -> UInt64 {
+        // The usual shape first, "c.s.d" then a space or the end; every other one the long way.
+        if text.count >= 5 {
+            let statusClass = text[0] &- UInt8(ascii: "0")
+            let subject = text[2] &- UInt8(ascii: "0")
+            let detail = text[4] &- UInt8(ascii: "0")
+            if UInt16(statusClass) == replyClass, statusClass != 3, text[1] == UInt8(ascii: "."),
+               text[3] == UInt8(ascii: "."), subject <= 9, detail <= 9, text.count == 5 || text[5] == UInt8(ascii: " ") {
+                return 1 << 10 | UInt64(statusClass) << 11 | UInt64(subject) << 14 | UInt64(detail) << 24
+            }
         }
-        return bits | UInt64(min(max(lineCount, 0), maxLineCount)) << 34 | UInt64(inlineCount) << 56
+        guard let found = EnhancedStatusCode.parse(text), UInt16(found.statusClass) == replyClass else { return 0 }
+        return enhancedBits(found)
     }
 
     public var code: ReplyCode { ReplyCode(unchecked: UInt16(truncatingIfNeeded: packed & 0x3FF)) }
@@ -48,8 +68,14 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
 
     /// A reply sharing `storage[start..<end]`.
     init(code: ReplyCode, enhancedStatusCode: EnhancedStatusCode?, lineCount: Int, storage: [UInt8], start: Int, end: Int) {
+        self.init(packed: Self.packed(code: code.rawValue, enhancedBits: Self.enhancedBits(enhancedStatusCode), lineCount: lineCount),
+                  storage: storage, start: start, end: end)
+    }
+
+    @inline(__always)
+    init(packed: UInt64, storage: [UInt8], start: Int, end: Int) {
         self.storage = storage
-        self.packed = Self.pack(code: code, enhanced: enhancedStatusCode, lineCount: lineCount, inlineCount: 0)
+        self.packed = packed
         self.first = UInt64(truncatingIfNeeded: start)
         self.second = UInt64(truncatingIfNeeded: end)
     }
@@ -57,8 +83,7 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
     /// A reply that owns a copy of its `count` bytes (at most `inlineCapacity`), which start at
     /// `source`; `readable` bytes may be read there.
     @inline(__always)
-    init(code: ReplyCode, enhancedStatusCode: EnhancedStatusCode?, lineCount: Int, copying source: UnsafeRawPointer,
-         count: Int, readable: Int) {
+    init(packed: UInt64, copying source: UnsafeRawPointer, count: Int, readable: Int) {
         var words: (UInt64, UInt64) = (0, 0)
         if readable >= 16 {
             words = (source.loadUnaligned(as: UInt64.self), source.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
@@ -66,7 +91,7 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
             Swift.withUnsafeMutableBytes(of: &words) { $0.baseAddress!.copyMemory(from: source, byteCount: count) }
         }
         self.storage = nil
-        self.packed = Self.pack(code: code, enhanced: enhancedStatusCode, lineCount: lineCount, inlineCount: count)
+        self.packed = packed | UInt64(count) << 56
         self.first = words.0
         self.second = words.1
     }
@@ -160,7 +185,8 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
     private init(code: ReplyCode, enhancedStatusCode: EnhancedStatusCode?, lineCount: Int, bytes: [UInt8]) {
         if bytes.count <= Self.inlineCapacity {
             self = bytes.withUnsafeBytes {
-                SMTPReply(code: code, enhancedStatusCode: enhancedStatusCode, lineCount: lineCount,
+                SMTPReply(packed: Self.packed(code: code.rawValue, enhancedBits: Self.enhancedBits(enhancedStatusCode),
+                                              lineCount: lineCount),
                           copying: $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, count: bytes.count, readable: bytes.count)
             }
         } else {
