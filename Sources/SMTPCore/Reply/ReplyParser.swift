@@ -102,29 +102,30 @@ public struct ReplyParser: Sendable {
             var found = -1
             var end = 0
             var head: UInt64 = 0
-            var reply: SMTPReply?
+            var words: (UInt64, UInt64) = (0, 0)
             buffer.withUnsafeBufferPointer { bytes in
                 found = Self.firstLineBreak(in: bytes, from: from)
                 guard let code = Self.singleLineCode(in: bytes, start: start, lineBreak: found, limits: limits) else { return }
-                end = found + 2
+                end = found &+ 2
                 var enhancedBits: UInt64 = 0
-                if enhanced, found > start + 4 {
-                    enhancedBits = SMTPReply.enhancedBits(in: UnsafeBufferPointer(rebasing: bytes[(start + 4)..<found]),
+                if enhanced, found > start &+ 4 {
+                    enhancedBits = SMTPReply.enhancedBits(in: UnsafeBufferPointer(rebasing: bytes[(start &+ 4)..<found]),
                                                           replyClass: code / 100)
                 }
                 head = SMTPReply.packed(code: code, enhancedBits: enhancedBits, lineCount: 1)
-                if end - start <= SMTPReply.inlineCapacity {
-                    reply = SMTPReply(packed: head, copying: UnsafeRawPointer(bytes.baseAddress! + start),
-                                      count: end - start, readable: bytes.count - start)
+                if end &- start <= SMTPReply.inlineCapacity {
+                    words = SMTPReply.inlineWords(UnsafeRawPointer(bytes.baseAddress! + start), count: end &- start,
+                                                  readable: bytes.count &- start)
                 }
             }
             if end != 0 {
-                if reply == nil { reply = SMTPReply(packed: head, storage: buffer, start: start, end: end) }
-                consumedByteCount += end - start
+                let count = end &- start
+                consumedByteCount &+= count
                 replyStart = end
                 lineStart = end
                 scan = end
-                return reply
+                if count <= SMTPReply.inlineCapacity { return SMTPReply(packed: head, inline: words, count: count) }
+                return SMTPReply(packed: head, storage: buffer, start: start, end: end)
             }
             // Anything else goes the general way, from the line break just found: the bytes
             // before it hold no CR or LF, so they are not scanned again.
@@ -244,13 +245,16 @@ public struct ReplyParser: Sendable {
     private static func singleLineCode(in bytes: UnsafeBufferPointer<UInt8>, start: Int, lineBreak: Int,
                                        limits: Limits) -> UInt16? {
         // The line's text must end before either limit is proven (as `limitViolation` decides).
-        guard lineBreak >= start + 4, lineBreak < start + min(limits.maxLineLength, limits.maxReplySize) - 1,
-              lineBreak + 1 < bytes.count, limits.maxLinesPerReply >= 1 else { return nil }
+        // (Indices are within the buffer and the limits at most Int.max, so no sum below overflows
+        // but `start + min(...)`, which saturates instead.)
+        let (limitAt, overflow) = start.addingReportingOverflow(min(limits.maxLineLength, limits.maxReplySize) &- 1)
+        guard lineBreak >= start &+ 4, overflow || lineBreak < limitAt,
+              lineBreak &+ 1 < bytes.count, limits.maxLinesPerReply >= 1 else { return nil }
         let base = bytes.baseAddress!
-        guard base[lineBreak] == 13, base[lineBreak + 1] == 10, base[start + 3] == UInt8(ascii: " ") else { return nil }
+        guard base[lineBreak] == 13, base[lineBreak &+ 1] == 10, base[start &+ 3] == UInt8(ascii: " ") else { return nil }
         let d0 = base[start] &- UInt8(ascii: "0")
-        let d1 = base[start + 1] &- UInt8(ascii: "0")
-        let d2 = base[start + 2] &- UInt8(ascii: "0")
+        let d1 = base[start &+ 1] &- UInt8(ascii: "0")
+        let d2 = base[start &+ 2] &- UInt8(ascii: "0")
         guard d0 &- 2 <= 3, d1 <= 5, d2 <= 9 else { return nil }
         return UInt16(d0) &* 100 &+ UInt16(d1) &* 10 &+ UInt16(d2)
     }
@@ -332,8 +336,9 @@ public struct ReplyParser: Sendable {
         let start = cursor.replyStart
         let head = SMTPReply.packed(code: cursor.code, enhancedBits: enhanced ? enhancedBits(in: bytes, cursor) : 0,
                                     lineCount: cursor.lines)
-        return SMTPReply(packed: head, copying: UnsafeRawPointer(bytes.baseAddress! + start), count: end - start,
-                         readable: bytes.count - start)
+        let words = SMTPReply.inlineWords(UnsafeRawPointer(bytes.baseAddress! + start), count: end - start,
+                                          readable: bytes.count - start)
+        return SMTPReply(packed: head, inline: words, count: end - start)
     }
 
     /// A longer reply, sharing the buffer.

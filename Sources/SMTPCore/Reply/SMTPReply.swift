@@ -80,20 +80,31 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
         self.second = UInt64(truncatingIfNeeded: end)
     }
 
-    /// A reply that owns a copy of its `count` bytes (at most `inlineCapacity`), which start at
-    /// `source`; `readable` bytes may be read there.
+    /// A reply that owns its `count` bytes (at most `inlineCapacity`), held in `inline`.
     @inline(__always)
-    init(packed: UInt64, copying source: UnsafeRawPointer, count: Int, readable: Int) {
-        var words: (UInt64, UInt64) = (0, 0)
-        if readable >= 16 {
-            words = (source.loadUnaligned(as: UInt64.self), source.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
-        } else {
-            Swift.withUnsafeMutableBytes(of: &words) { $0.baseAddress!.copyMemory(from: source, byteCount: count) }
-        }
+    init(packed: UInt64, inline: (UInt64, UInt64), count: Int) {
         self.storage = nil
-        self.packed = packed | UInt64(count) << 56
-        self.first = words.0
-        self.second = words.1
+        self.packed = packed | UInt64(truncatingIfNeeded: count) << 56
+        self.first = inline.0
+        self.second = inline.1
+    }
+
+    /// The `count` bytes at `source` (at most `inlineCapacity`) as two words in memory order,
+    /// where `readable` bytes may be read: loaded at once when 16 are readable (the bytes after
+    /// `count` are then whatever follows), else byte by byte.
+    @inline(__always)
+    static func inlineWords(_ source: UnsafeRawPointer, count: Int, readable: Int) -> (UInt64, UInt64) {
+        if readable >= 16 {
+            return (source.loadUnaligned(as: UInt64.self), source.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        }
+        var low: UInt64 = 0
+        var high: UInt64 = 0
+        for index in 0..<min(count, 16) {
+            let byte = UInt64(source.load(fromByteOffset: index, as: UInt8.self))
+            if index < 8 { low |= byte << (8 * index) } else { high |= byte << (8 * (index - 8)) }
+        }
+        // Byte i at bits 8i is byte i in memory on a little-endian machine; swapped on the others.
+        return (UInt64(littleEndian: low), UInt64(littleEndian: high))
     }
 
     /// The raw bytes, without copying them.
@@ -184,11 +195,12 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
     /// A reply owning `bytes`: inline when short enough, else in their own storage.
     private init(code: ReplyCode, enhancedStatusCode: EnhancedStatusCode?, lineCount: Int, bytes: [UInt8]) {
         if bytes.count <= Self.inlineCapacity {
-            self = bytes.withUnsafeBytes {
-                SMTPReply(packed: Self.packed(code: code.rawValue, enhancedBits: Self.enhancedBits(enhancedStatusCode),
-                                              lineCount: lineCount),
-                          copying: $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, count: bytes.count, readable: bytes.count)
+            let words = bytes.withUnsafeBytes { raw in
+                raw.baseAddress.map { Self.inlineWords($0, count: bytes.count, readable: bytes.count) } ?? (0, 0)
             }
+            self.init(packed: Self.packed(code: code.rawValue, enhancedBits: Self.enhancedBits(enhancedStatusCode),
+                                          lineCount: lineCount),
+                      inline: words, count: bytes.count)
         } else {
             self.init(code: code, enhancedStatusCode: enhancedStatusCode, lineCount: lineCount, storage: bytes,
                       start: 0, end: bytes.count)
