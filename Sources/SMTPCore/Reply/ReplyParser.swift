@@ -16,7 +16,7 @@ public struct ReplyParser: Sendable {
         /// Longest line, CRLF included. RFC 5321 allows 512; real servers send more.
         public var maxLineLength: Int = 2048
         /// Most lines in one multi-line reply (a large EHLO reply has about 20). Never more than
-        /// 4,194,303, whatever the setting.
+        /// 2,097,151, whatever the setting.
         public var maxLinesPerReply: Int = 128
         /// Most bytes in one reply, all lines included.
         public var maxReplySize: Int = 32 * 1024
@@ -42,8 +42,6 @@ public struct ReplyParser: Sendable {
     /// Lines of the current reply seen so far, and their code.
     private var lines = 0
     private var code: UInt16 = 0
-    /// Where the first line's text ends (its CR), for the enhanced status code.
-    private var firstLineTextEnd = 0
     private var failure: SMTPProtocolViolation?
 
     public init(limits: Limits = Limits(), parsesEnhancedStatusCodes: Bool = false) {
@@ -107,12 +105,8 @@ public struct ReplyParser: Sendable {
                 found = Self.firstLineBreak(in: bytes, from: from)
                 guard let code = Self.singleLineCode(in: bytes, start: start, lineBreak: found, limits: limits) else { return }
                 end = found &+ 2
-                var enhancedBits: UInt64 = 0
-                if enhanced, found > start &+ 4 {
-                    enhancedBits = SMTPReply.enhancedBits(in: UnsafeBufferPointer(rebasing: bytes[(start &+ 4)..<found]),
-                                                          replyClass: code / 100)
-                }
-                head = SMTPReply.packed(code: code, enhancedBits: enhancedBits, lineCount: 1)
+                head = SMTPReply.packed(code: code, enhancedBits: enhanced ? SMTPReply.readsEnhancedStatusCode : 0,
+                                        lineCount: 1)
                 if end &- start <= SMTPReply.inlineCapacity {
                     words = SMTPReply.inlineWords(UnsafeRawPointer(bytes.baseAddress! + start), count: end &- start,
                                                   readable: bytes.count &- start)
@@ -137,8 +131,7 @@ public struct ReplyParser: Sendable {
     /// The general path: any reply, a line at a time, and every error.
     private mutating func nextInGeneral() throws(SMTPProtocolViolation) -> SMTPReply? {
         if let failure { throw failure }
-        var cursor = Cursor(replyStart: replyStart, lineStart: lineStart, scan: scan, lines: lines, code: code,
-                            firstLineTextEnd: firstLineTextEnd)
+        var cursor = Cursor(replyStart: replyStart, lineStart: lineStart, scan: scan, lines: lines, code: code)
         let limits = self.limits
         let enhanced = parsesEnhancedStatusCodes
         var reply: SMTPReply?
@@ -179,7 +172,6 @@ public struct ReplyParser: Sendable {
         var scan: Int
         var lines: Int
         var code: UInt16
-        var firstLineTextEnd: Int
     }
 
     private enum Step {
@@ -193,48 +185,82 @@ public struct ReplyParser: Sendable {
         scan = cursor.scan
         lines = cursor.lines
         code = cursor.code
-        firstLineTextEnd = cursor.firstLineTextEnd
     }
 
     /// Scans lines from the cursor until a reply is complete, more bytes are needed, or the
-    /// bytes break the framing or a limit.
-    /// `lineBreak` is the first CR or LF at or after `cursor.scan`, or -1.
+    /// bytes break the framing or a limit. `lineBreak` is the first CR or LF at or after
+    /// `cursor.scan`, or -1.
     private static func advance(_ cursor: inout Cursor, over bytes: UnsafeBufferPointer<UInt8>, lineBreak: Int,
                                 limits: Limits) -> Step {
         let count = bytes.count
+        let replyOverAt = overAt(cursor.replyStart, limits.maxReplySize)
+        let maxLines = min(limits.maxLinesPerReply, SMTPReply.maxLineCount)
         var found = lineBreak
         while true {
             // The limits first, on the line's bytes before any CR or LF, complete or not: the same
             // check on the same bytes, so where the reads split the input cannot change the error.
-            if let violation = limitViolation(cursor, textEnd: found < 0 ? count : found, limits: limits) {
-                return .failed(violation)
+            // The line would exceed `maxLineLength`, or the reply `maxReplySize`, counting the CRLF
+            // still to come; if both are proven, the one proven by fewer bytes wins. So a partial
+            // reply never holds more than `maxReplySize` bytes.
+            let lineOverAt = overAt(cursor.lineStart, limits.maxLineLength)
+            if (found < 0 ? count : found) >= min(lineOverAt, replyOverAt) {
+                return .failed(lineOverAt <= replyOverAt ? .lineTooLong(limit: limits.maxLineLength)
+                                                         : .replyTooLarge(limit: limits.maxReplySize))
             }
             if found < 0 {
                 cursor.scan = count
                 return .needMore
             }
-            if bytes[found] == 10 { return .failed(.bareLineFeed) }
+            let base = bytes.baseAddress! // a byte was found
+            if base[found] == 10 { return .failed(.bareLineFeed) }
             // A CR: the line ends only if LF follows.
-            guard found + 1 < count else {
+            guard found &+ 1 < count else {
                 cursor.scan = found
                 return .needMore
             }
-            guard bytes[found + 1] == 10 else { return .failed(.bareCarriageReturn) }
-            let lineEnd = found + 2 // one past the LF; within both limits (checked above)
+            guard base[found &+ 1] == 10 else { return .failed(.bareCarriageReturn) }
 
-            let isLast: Bool
-            switch lineHeader(&cursor, bytes, textEnd: found) {
-            case .success(let last): isLast = last
-            case .failure(let violation): return .failed(violation)
+            // The code and separator.
+            let start = cursor.lineStart
+            let length = found &- start
+            guard length >= 3 else { return .failed(.malformedLine) }
+            let d0 = base[start] &- UInt8(ascii: "0")
+            let d1 = base[start &+ 1] &- UInt8(ascii: "0")
+            let d2 = base[start &+ 2] &- UInt8(ascii: "0")
+            guard d0 <= 9, d1 <= 9, d2 <= 9 else { return .failed(.malformedLine) }
+            let lineCode = UInt16(d0) &* 100 &+ UInt16(d1) &* 10 &+ UInt16(d2)
+            guard d0 >= 2, d0 <= 5, d1 <= 5 else { return .failed(.invalidCode(lineCode)) }
+            if cursor.lines == 0 {
+                cursor.code = lineCode
+            } else if lineCode != cursor.code {
+                return .failed(.inconsistentCode(first: cursor.code, later: lineCode))
             }
-            cursor.lines += 1
-            if cursor.lines > limits.maxLinesPerReply || cursor.lines > SMTPReply.maxLineCount { return .failed(.tooManyLines(limit: limits.maxLinesPerReply)) }
+            var isLast = true
+            if length > 3 {
+                let separator = base[start &+ 3]
+                if separator == UInt8(ascii: "-") {
+                    isLast = false
+                } else if separator != UInt8(ascii: " ") {
+                    return .failed(.malformedLine)
+                }
+            }
+            cursor.lines &+= 1
+            if cursor.lines > maxLines { return .failed(.tooManyLines(limit: limits.maxLinesPerReply)) }
+            let lineEnd = found &+ 2 // one past the LF; within both limits (checked above)
             if isLast { return .reply(end: lineEnd) }
             cursor.lineStart = lineEnd
             cursor.scan = lineEnd
             // Find the end of the next line: the first CR or LF at or after `scan`.
             found = firstLineBreak(in: bytes, from: lineEnd)
         }
+    }
+
+    /// The first index at which bytes with no CR or LF, from `start` on, prove that a limit of
+    /// `limit` bytes (CRLF included) will be crossed: `start + limit - 1`, saturating.
+    @inline(__always)
+    private static func overAt(_ start: Int, _ limit: Int) -> Int {
+        let (sum, overflow) = start.addingReportingOverflow(max(limit, 0) &- 1)
+        return overflow ? Int.max : sum
     }
 
     /// For the fast path: when `lineBreak` ends a whole single-line reply starting at `start`
@@ -244,11 +270,9 @@ public struct ReplyParser: Sendable {
     @inline(__always)
     private static func singleLineCode(in bytes: UnsafeBufferPointer<UInt8>, start: Int, lineBreak: Int,
                                        limits: Limits) -> UInt16? {
-        // The line's text must end before either limit is proven (as `limitViolation` decides).
-        // (Indices are within the buffer and the limits at most Int.max, so no sum below overflows
-        // but `start + min(...)`, which saturates instead.)
-        let (limitAt, overflow) = start.addingReportingOverflow(min(limits.maxLineLength, limits.maxReplySize) &- 1)
-        guard lineBreak >= start &+ 4, overflow || lineBreak < limitAt,
+        // The line's text must end before either limit is proven (as `advance` decides).
+        guard lineBreak >= start &+ 4,
+              lineBreak < min(overAt(start, limits.maxLineLength), overAt(start, limits.maxReplySize)),
               lineBreak &+ 1 < bytes.count, limits.maxLinesPerReply >= 1 else { return nil }
         let base = bytes.baseAddress!
         guard base[lineBreak] == 13, base[lineBreak &+ 1] == 10, base[start &+ 3] == UInt8(ascii: " ") else { return nil }
@@ -287,54 +311,12 @@ public struct ReplyParser: Sendable {
         return -1
     }
 
-    /// The violation, once the current line's bytes up to `textEnd` (none of them CR or LF)
-    /// prove that a limit will be crossed, counting the CRLF still to come: the line would exceed
-    /// `maxLineLength`, or the reply `maxReplySize`. If both are proven, the one proven by fewer
-    /// bytes wins, so the error is the same however the input is split; and a partial reply
-    /// never holds more than `maxReplySize` bytes.
-    @inline(__always)
-    private static func limitViolation(_ cursor: Cursor, textEnd: Int, limits: Limits) -> SMTPProtocolViolation? {
-        let lineOverAt = cursor.lineStart + limits.maxLineLength - 1
-        let replyOverAt = cursor.replyStart + limits.maxReplySize - 1
-        guard textEnd >= min(lineOverAt, replyOverAt) else { return nil }
-        if lineOverAt <= replyOverAt { return .lineTooLong(limit: limits.maxLineLength) }
-        return .replyTooLarge(limit: limits.maxReplySize)
-    }
-
-    /// Checks the code and separator of the line at `lineStart` whose text ends at `textEnd`
-    /// (the CR). Returns whether this is the last line of the reply.
-    @inline(__always)
-    private static func lineHeader(_ cursor: inout Cursor, _ bytes: UnsafeBufferPointer<UInt8>,
-                                   textEnd: Int) -> Result<Bool, SMTPProtocolViolation> {
-        let start = cursor.lineStart
-        let length = textEnd - start
-        guard length >= 3 else { return .failure(.malformedLine) }
-        let d0 = bytes[start] &- UInt8(ascii: "0")
-        let d1 = bytes[start + 1] &- UInt8(ascii: "0")
-        let d2 = bytes[start + 2] &- UInt8(ascii: "0")
-        guard d0 <= 9, d1 <= 9, d2 <= 9 else { return .failure(.malformedLine) }
-        let lineCode = UInt16(d0) * 100 + UInt16(d1) * 10 + UInt16(d2)
-        guard d0 >= 2, d0 <= 5, d1 <= 5 else { return .failure(.invalidCode(lineCode)) }
-        if cursor.lines == 0 {
-            cursor.code = lineCode
-            cursor.firstLineTextEnd = textEnd
-        } else if lineCode != cursor.code {
-            return .failure(.inconsistentCode(first: cursor.code, later: lineCode))
-        }
-        if length == 3 { return .success(true) }
-        switch bytes[start + 3] {
-        case UInt8(ascii: " "): return .success(true)
-        case UInt8(ascii: "-"): return .success(false)
-        default: return .failure(.malformedLine)
-        }
-    }
-
     /// A reply of at most `SMTPReply.inlineCapacity` bytes, ending at `end`, copied out.
     @inline(__always)
     private static func shortReply(in bytes: UnsafeBufferPointer<UInt8>, _ cursor: Cursor, end: Int,
                                    enhanced: Bool) -> SMTPReply {
         let start = cursor.replyStart
-        let head = SMTPReply.packed(code: cursor.code, enhancedBits: enhanced ? enhancedBits(in: bytes, cursor) : 0,
+        let head = SMTPReply.packed(code: cursor.code, enhancedBits: enhanced ? SMTPReply.readsEnhancedStatusCode : 0,
                                     lineCount: cursor.lines)
         let words = SMTPReply.inlineWords(UnsafeRawPointer(bytes.baseAddress! + start), count: end - start,
                                           readable: bytes.count - start)
@@ -343,18 +325,8 @@ public struct ReplyParser: Sendable {
 
     /// A longer reply, sharing the buffer.
     private func longReply(_ cursor: Cursor, end: Int, enhanced: Bool) -> SMTPReply {
-        let bits = enhanced ? buffer.withUnsafeBufferPointer { Self.enhancedBits(in: $0, cursor) } : 0
-        return SMTPReply(packed: SMTPReply.packed(code: cursor.code, enhancedBits: bits, lineCount: cursor.lines),
-                         storage: buffer, start: cursor.replyStart, end: end)
-    }
-
-    /// The enhanced status code at the start of the first line's text (after "NNN ", up to its
-    /// CR), if well formed and of the reply code's class, as `SMTPReply` packs it.
-    @inline(__always)
-    private static func enhancedBits(in bytes: UnsafeBufferPointer<UInt8>, _ cursor: Cursor) -> UInt64 {
-        let textStart = cursor.replyStart + 4
-        let textEnd = cursor.firstLineTextEnd
-        guard textStart < textEnd else { return 0 }
-        return SMTPReply.enhancedBits(in: UnsafeBufferPointer(rebasing: bytes[textStart..<textEnd]), replyClass: cursor.code / 100)
+        let head = SMTPReply.packed(code: cursor.code, enhancedBits: enhanced ? SMTPReply.readsEnhancedStatusCode : 0,
+                                    lineCount: cursor.lines)
+        return SMTPReply(packed: head, storage: buffer, start: cursor.replyStart, end: end)
     }
 }

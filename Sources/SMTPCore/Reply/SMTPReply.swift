@@ -19,14 +19,18 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
     /// The longest reply kept inside the value rather than in shared storage.
     static let inlineCapacity = 16
     /// The most lines a reply value can count (the parser's line limit never exceeds it).
-    static let maxLineCount = (1 << 22) - 1
+    static let maxLineCount = (1 << 21) - 1
 
-    /// Bit layout of `packed`: code 0-9, enhanced present 10, its class 11-13, subject 14-23,
-    /// detail 24-33, line count 34-55, inline byte count 56-63.
+    /// Bit layout of `packed`: code 0-9; an enhanced status code given explicitly: present 10,
+    /// class 11-13, subject 14-23, detail 24-33; 34 set when the enhanced status code is to be read
+    /// from the first line's text when asked for; line count 35-55; inline byte count 56-63.
     @inline(__always)
     static func packed(code: UInt16, enhancedBits: UInt64, lineCount: Int) -> UInt64 {
-        UInt64(code) | enhancedBits | UInt64(min(max(lineCount, 0), maxLineCount)) << 34
+        UInt64(code) | enhancedBits | UInt64(min(max(lineCount, 0), maxLineCount)) << 35
     }
+
+    /// The bit that makes `enhancedStatusCode` read the reply's text.
+    static let readsEnhancedStatusCode: UInt64 = 1 << 34
 
     @inline(__always)
     static func enhancedBits(_ enhanced: EnhancedStatusCode?) -> UInt64 {
@@ -34,37 +38,31 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
         return 1 << 10 | UInt64(enhanced.statusClass) << 11 | UInt64(enhanced.subject) << 14 | UInt64(enhanced.detail) << 24
     }
 
-    /// The enhanced status code at the start of `text` (a reply's first line, after the code
-    /// and separator), packed, when well formed and of class `replyClass`; else 0.
-    @inline(__always)
-    static func enhancedBits(in text: UnsafeBufferPointer<UInt8>, replyClass: UInt16) -> UInt64 {
-        // The usual shape first, "c.s.d" then a space or the end; every other one the long way.
-        if text.count >= 5 {
-            let statusClass = text[0] &- UInt8(ascii: "0")
-            let subject = text[2] &- UInt8(ascii: "0")
-            let detail = text[4] &- UInt8(ascii: "0")
-            if UInt16(statusClass) == replyClass, statusClass != 3, text[1] == UInt8(ascii: "."),
-               text[3] == UInt8(ascii: "."), subject <= 9, detail <= 9, text.count == 5 || text[5] == UInt8(ascii: " ") {
-                return 1 << 10 | UInt64(statusClass) << 11 | UInt64(subject) << 14 | UInt64(detail) << 24
-            }
-        }
-        guard let found = EnhancedStatusCode.parse(text), UInt16(found.statusClass) == replyClass else { return 0 }
-        return enhancedBits(found)
-    }
-
     public var code: ReplyCode { ReplyCode(unchecked: UInt16(truncatingIfNeeded: packed & 0x3FF)) }
 
     /// Present when the server advertised ENHANCEDSTATUSCODES and the first line carried a
-    /// well-formed code whose class matches the reply code.
+    /// well-formed code whose class matches the reply code. Read from the text when asked for
+    /// (the engine asks only of refusals), so a parsed reply carries just a flag.
     public var enhancedStatusCode: EnhancedStatusCode? {
-        guard packed & (1 << 10) != 0 else { return nil }
-        return EnhancedStatusCode(unchecked: UInt8(truncatingIfNeeded: (packed >> 11) & 7),
-                                  subject: UInt16(truncatingIfNeeded: (packed >> 14) & 0x3FF),
-                                  detail: UInt16(truncatingIfNeeded: (packed >> 24) & 0x3FF))
+        if packed & (1 << 10) != 0 {
+            return EnhancedStatusCode(unchecked: UInt8(truncatingIfNeeded: (packed >> 11) & 7),
+                                      subject: UInt16(truncatingIfNeeded: (packed >> 14) & 0x3FF),
+                                      detail: UInt16(truncatingIfNeeded: (packed >> 24) & 0x3FF))
+        }
+        guard packed & Self.readsEnhancedStatusCode != 0 else { return nil }
+        let replyClass = UInt8(truncatingIfNeeded: (packed & 0x3FF) / 100)
+        return withBytes { raw in
+            // The first line's text: after "NNN " up to its CR (the reply's first CR).
+            let bytes = raw.bindMemory(to: UInt8.self)
+            guard let textEnd = bytes.firstIndex(of: 13), textEnd > 4,
+                  let found = EnhancedStatusCode.parse(UnsafeBufferPointer(rebasing: bytes[4..<textEnd])),
+                  found.statusClass == replyClass else { return nil }
+            return found
+        }
     }
 
     /// How many lines the reply had (1 for a single-line reply).
-    public var lineCount: Int { Int(truncatingIfNeeded: (packed >> 34) & UInt64(Self.maxLineCount)) }
+    public var lineCount: Int { Int(truncatingIfNeeded: (packed >> 35) & UInt64(Self.maxLineCount)) }
 
     /// A reply sharing `storage[start..<end]`.
     init(code: ReplyCode, enhancedStatusCode: EnhancedStatusCode?, lineCount: Int, storage: [UInt8], start: Int, end: Int) {
