@@ -3,6 +3,8 @@
 /// Bytes go in with `append` in any chunking; `next()` returns the next complete reply, or nil
 /// when it needs more bytes. The parser keeps one buffer, compacted only when new bytes arrive,
 /// and scans each byte once: a reply split over a thousand reads costs what it costs whole.
+/// A whole single-line reply ("250 2.1.5 Ok") takes a fast path; anything else (more lines, a
+/// partial line, every error) the general one, which picks up where the fast path stopped.
 ///
 /// Framing is strict. Every line ends in CRLF; a bare LF or a CR not followed by LF is an error.
 /// Every line starts with the same three-digit code (first digit 2-5, second 0-5), followed by
