@@ -3,9 +3,9 @@
 # not rise above the thresholds recorded in Benchmarks/Thresholds (wall-clock figures are never
 # gated: this machine is noisy). To record new thresholds after a deliberate change:
 #   cd Benchmarks && swift package --allow-writing-to-package-directory benchmark thresholds update \
-#       --metric mallocCountTotal --filter 'ReplyParser-.*|Session-.*'
+#       --metric mallocCountTotal --filter 'ReplyParser-.*|LineScan-.*|Session-.*'
 set -euo pipefail
 cd "$(dirname "$0")/../Benchmarks"
 export PATH="/opt/swift/usr/bin:$PATH"
-swift package benchmark thresholds check --metric mallocCountTotal --filter 'ReplyParser-.*|Session-.*' --no-progress
+swift package benchmark thresholds check --metric mallocCountTotal --filter 'ReplyParser-.*|LineScan-.*|Session-.*' --no-progress
 echo "bench-gate: malloc counts within the recorded thresholds"

@@ -43,6 +43,45 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // The short replies of a pipelined session (ShortReplyCorpus), and in the same run the memchr
+    // line scan over the same bytes (LineScanLoop): the parser's fraction of the physical limit of a
+    // scan is the ratio of their throughputs. The reply count is in the name for the report.
+    let short = ShortReplyCorpus.build(size: 1 << 20)
+    Benchmark("ReplyParser-1MiB-short-pipelined-replies-\(short.replies)-replies",
+              configuration: .init(metrics: [.wallClock, .throughput, .mallocCountTotal],
+                                   thresholds: [.mallocCountTotal: .init(absolute: [.p90: 0])])) { benchmark in
+        var loop = ParserLoop(parser: ReplyParser(parsesEnhancedStatusCodes: true))
+        _ = short.bytes.withUnsafeBytes { loop.parseAll($0) }
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            let replies = short.bytes.withUnsafeBytes { loop.parseAll($0) }
+            precondition(replies == short.replies)
+        }
+    }
+    Benchmark("LineScan-memchr-1MiB-short-pipelined-replies-\(short.lines)-lines",
+              configuration: .init(metrics: [.wallClock, .throughput, .mallocCountTotal],
+                                   thresholds: [.mallocCountTotal: .init(absolute: [.p90: 0])])) { benchmark in
+        for _ in benchmark.scaledIterations {
+            let lines = short.bytes.withUnsafeBytes { LineScanLoop.countLines($0) }
+            precondition(lines == short.lines)
+            blackHole(lines)
+        }
+    }
+
+    // Long replies: one 50-line reply (a large EHLO or HELP answer) after another.
+    let long = LongReplyCorpus.build(size: 1 << 20)
+    Benchmark("ReplyParser-1MiB-50-line-replies",
+              configuration: .init(metrics: [.wallClock, .throughput, .mallocCountTotal],
+                                   thresholds: [.mallocCountTotal: .init(absolute: [.p90: 0])])) { benchmark in
+        var loop = ParserLoop(parser: ReplyParser(parsesEnhancedStatusCodes: true))
+        _ = long.bytes.withUnsafeBytes { loop.parseAll($0) }
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            let replies = long.bytes.withUnsafeBytes { loop.parseAll($0) }
+            precondition(replies == long.replies)
+        }
+    }
+
     // MARK: Sessions
 
     for (pipelining, chunking) in [(false, false), (true, false), (true, true), (false, true)] {

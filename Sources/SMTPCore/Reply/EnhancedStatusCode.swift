@@ -21,38 +21,44 @@ public struct EnhancedStatusCode: Hashable, Sendable, CustomStringConvertible {
         self.detail = detail
     }
 
+    /// For values already checked (by `parse` or the public initializer).
+    init(unchecked statusClass: UInt8, subject: UInt16, detail: UInt16) {
+        self.statusClass = statusClass
+        self.subject = subject
+        self.detail = detail
+    }
+
     /// The code as written: "5.1.1".
     public var description: String { "\(statusClass).\(subject).\(detail)" }
 
     /// Parses `text` (the reply text after the code and separator). Returns the code when the
-    /// text starts with `class.subject.detail` followed by a space or the end of the text.
+    /// text starts with `class.subject.detail` followed by a space or the end of the text: a class
+    /// of one digit (2, 4 or 5), a subject and a detail of one to three digits each.
     static func parse(_ text: UnsafeBufferPointer<UInt8>) -> EnhancedStatusCode? {
-        var values: (UInt16, UInt16, UInt16) = (0, 0, 0)
-        var index = 0
-        for part in 0..<3 {
-            let maxDigits = part == 0 ? 1 : 3
-            var value: UInt16 = 0
-            var digits = 0
-            while index < text.count {
-                let digit = text[index] &- UInt8(ascii: "0")
-                guard digit <= 9 else { break }
-                digits += 1
-                guard digits <= maxDigits else { return nil }
-                value = value * 10 + UInt16(digit)
-                index += 1
-            }
-            guard digits >= 1 else { return nil }
-            switch part {
-            case 0: values.0 = value
-            case 1: values.1 = value
-            default: values.2 = value
-            }
-            if part < 2 {
-                guard index < text.count, text[index] == UInt8(ascii: ".") else { return nil }
-                index += 1
-            }
+        guard text.count >= 5 else { return nil }
+        let statusClass = text[0] &- UInt8(ascii: "0")
+        guard statusClass == 2 || statusClass == 4 || statusClass == 5, text[1] == UInt8(ascii: ".") else { return nil }
+        var index = 2
+        guard let subject = number(text, &index), index < text.count, text[index] == UInt8(ascii: ".") else { return nil }
+        index += 1
+        guard let detail = number(text, &index), index == text.count || text[index] == UInt8(ascii: " ") else {
+            return nil
         }
-        guard index == text.count || text[index] == UInt8(ascii: " ") else { return nil }
-        return EnhancedStatusCode(statusClass: UInt8(values.0), subject: values.1, detail: values.2)
+        return EnhancedStatusCode(unchecked: statusClass, subject: subject, detail: detail)
+    }
+
+    /// One to three digits at `index`, which moves past them; nil for none or more than three.
+    @inline(__always)
+    private static func number(_ text: UnsafeBufferPointer<UInt8>, _ index: inout Int) -> UInt16? {
+        var value: UInt16 = 0
+        let start = index
+        while index < text.count, index - start < 4 {
+            let digit = text[index] &- UInt8(ascii: "0")
+            guard digit <= 9 else { break }
+            value = value &* 10 &+ UInt16(digit)
+            index += 1
+        }
+        let digits = index - start
+        return digits >= 1 && digits <= 3 ? value : nil
     }
 }

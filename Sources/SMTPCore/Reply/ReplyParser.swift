@@ -3,6 +3,8 @@
 /// Bytes go in with `append` in any chunking; `next()` returns the next complete reply, or nil
 /// when it needs more bytes. The parser keeps one buffer, compacted only when new bytes arrive,
 /// and scans each byte once: a reply split over a thousand reads costs what it costs whole.
+/// A whole single-line reply ("250 2.1.5 Ok") takes a fast path; anything else (more lines, a
+/// partial line, every error) the general one, which picks up where the fast path stopped.
 ///
 /// Framing is strict. Every line ends in CRLF; a bare LF or a CR not followed by LF is an error.
 /// Every line starts with the same three-digit code (first digit 2-5, second 0-5), followed by
@@ -15,7 +17,8 @@ public struct ReplyParser: Sendable {
     public struct Limits: Sendable, Hashable {
         /// Longest line, CRLF included. RFC 5321 allows 512; real servers send more.
         public var maxLineLength: Int = 2048
-        /// Most lines in one multi-line reply (a large EHLO reply has about 20).
+        /// Most lines in one multi-line reply (a large EHLO reply has about 20). Never more than
+        /// 2,097,151, whatever the setting.
         public var maxLinesPerReply: Int = 128
         /// Most bytes in one reply, all lines included.
         public var maxReplySize: Int = 32 * 1024
@@ -43,8 +46,6 @@ public struct ReplyParser: Sendable {
     /// Lines of the current reply seen so far, and their code.
     private var lines = 0
     private var code: UInt16 = 0
-    /// Where the first line's text ends (its CR), for the enhanced status code.
-    private var firstLineTextEnd = 0
     private var failure: SMTPProtocolViolation?
 
     /// An empty parser.
@@ -97,11 +98,75 @@ public struct ReplyParser: Sendable {
 
     /// Returns the next complete reply, nil when more bytes are needed.
     public mutating func next() throws(SMTPProtocolViolation) -> SMTPReply? {
+        if lines == 0, failure == nil {
+            // The fast path, for what most replies are: one whole line, "DDD text" and CRLF.
+            let start = replyStart
+            let from = scan
+            let limits = self.limits
+            let enhanced = parsesEnhancedStatusCodes
+            var found = -1
+            var end = 0
+            var head: UInt64 = 0
+            var words: (UInt64, UInt64) = (0, 0)
+            buffer.withUnsafeBufferPointer { bytes in
+                found = Self.firstLineBreak(in: bytes, from: from)
+                guard let code = Self.singleLineCode(in: bytes, start: start, lineBreak: found, limits: limits) else { return }
+                end = found &+ 2
+                head = SMTPReply.packed(code: code, enhancedBits: enhanced ? SMTPReply.readsEnhancedStatusCode : 0,
+                                        lineCount: 1)
+                if end &- start <= SMTPReply.inlineCapacity {
+                    words = SMTPReply.inlineWords(UnsafeRawPointer(bytes.baseAddress! + start), count: end &- start,
+                                                  readable: bytes.count &- start)
+                }
+            }
+            if end != 0 {
+                let count = end &- start
+                consumedByteCount &+= count
+                replyStart = end
+                lineStart = end
+                scan = end
+                if count <= SMTPReply.inlineCapacity { return SMTPReply(packed: head, inline: words, count: count) }
+                return SMTPReply(packed: head, storage: buffer, start: start, end: end)
+            }
+            // Anything else goes the general way, from the line break just found: the bytes
+            // before it hold no CR or LF, so they are not scanned again.
+            scan = found < 0 ? buffer.count : found
+        }
+        return try nextInGeneral()
+    }
+
+    /// The general path: any reply, a line at a time, and every error.
+    private mutating func nextInGeneral() throws(SMTPProtocolViolation) -> SMTPReply? {
         if let failure { throw failure }
-        switch parseNext() {
-        case .success(let reply):
+        var cursor = Cursor(replyStart: replyStart, lineStart: lineStart, scan: scan, lines: lines, code: code)
+        let limits = self.limits
+        let enhanced = parsesEnhancedStatusCodes
+        var reply: SMTPReply?
+        // One buffer access for the whole reply, however many lines it has; a short reply is
+        // copied out of the buffer in the same access.
+        let step = buffer.withUnsafeBufferPointer { bytes in
+            let step = Self.advance(&cursor, over: bytes, lineBreak: Self.firstLineBreak(in: bytes, from: cursor.scan),
+                                    limits: limits)
+            if case .reply(let end) = step, end - cursor.replyStart <= SMTPReply.inlineCapacity {
+                reply = Self.shortReply(in: bytes, cursor, end: end, enhanced: enhanced)
+            }
+            return step
+        }
+        switch step {
+        case .reply(let end):
+            if reply == nil { reply = longReply(cursor, end: end, enhanced: enhanced) }
+            consumedByteCount += end - replyStart
+            replyStart = end
+            lineStart = end
+            scan = end
+            lines = 0
+            code = 0
             return reply
-        case .failure(let violation):
+        case .needMore:
+            save(cursor)
+            return nil
+        case .failed(let violation):
+            save(cursor)
             failure = violation
             throw violation
         }
@@ -114,7 +179,6 @@ public struct ReplyParser: Sendable {
         var scan: Int
         var lines: Int
         var code: UInt16
-        var firstLineTextEnd: Int
     }
 
     private enum Step {
@@ -123,70 +187,107 @@ public struct ReplyParser: Sendable {
         case failed(SMTPProtocolViolation)
     }
 
-    private mutating func parseNext() -> Result<SMTPReply?, SMTPProtocolViolation> {
-        var cursor = Cursor(replyStart: replyStart, lineStart: lineStart, scan: scan, lines: lines, code: code,
-                            firstLineTextEnd: firstLineTextEnd)
-        let limits = self.limits
-        // One buffer access for the whole reply, however many lines it has.
-        let step = buffer.withUnsafeBufferPointer { Self.advance(&cursor, over: $0, limits: limits) }
+    private mutating func save(_ cursor: Cursor) {
         lineStart = cursor.lineStart
         scan = cursor.scan
         lines = cursor.lines
         code = cursor.code
-        firstLineTextEnd = cursor.firstLineTextEnd
-        switch step {
-        case .needMore:
-            return .success(nil)
-        case .failed(let violation):
-            return .failure(violation)
-        case .reply(let end):
-            let reply = makeReply(end: end)
-            consumedByteCount += end - replyStart
-            replyStart = end
-            lineStart = end
-            scan = end
-            lines = 0
-            code = 0
-            return .success(reply)
-        }
     }
 
     /// Scans lines from the cursor until a reply is complete, more bytes are needed, or the
-    /// bytes break the framing or a limit.
-    private static func advance(_ cursor: inout Cursor, over bytes: UnsafeBufferPointer<UInt8>, limits: Limits) -> Step {
+    /// bytes break the framing or a limit. `lineBreak` is the first CR or LF at or after
+    /// `cursor.scan`, or -1.
+    private static func advance(_ cursor: inout Cursor, over bytes: UnsafeBufferPointer<UInt8>, lineBreak: Int,
+                                limits: Limits) -> Step {
         let count = bytes.count
+        let replyOverAt = overAt(cursor.replyStart, limits.maxReplySize)
+        let maxLines = min(limits.maxLinesPerReply, SMTPReply.maxLineCount)
+        var found = lineBreak
         while true {
-            // Find the end of the current line: the first CR or LF at or after `scan`.
-            let found = firstLineBreak(in: bytes, from: cursor.scan)
             // The limits first, on the line's bytes before any CR or LF, complete or not: the same
             // check on the same bytes, so where the reads split the input cannot change the error.
-            if let violation = limitViolation(cursor, textEnd: found < 0 ? count : found, limits: limits) {
-                return .failed(violation)
+            // The line would exceed `maxLineLength`, or the reply `maxReplySize`, counting the CRLF
+            // still to come; if both are proven, the one proven by fewer bytes wins. So a partial
+            // reply never holds more than `maxReplySize` bytes.
+            let lineOverAt = overAt(cursor.lineStart, limits.maxLineLength)
+            if (found < 0 ? count : found) >= min(lineOverAt, replyOverAt) {
+                return .failed(lineOverAt <= replyOverAt ? .lineTooLong(limit: limits.maxLineLength)
+                                                         : .replyTooLarge(limit: limits.maxReplySize))
             }
             if found < 0 {
                 cursor.scan = count
                 return .needMore
             }
-            if bytes[found] == 10 { return .failed(.bareLineFeed) }
+            let base = bytes.baseAddress! // a byte was found
+            if base[found] == 10 { return .failed(.bareLineFeed) }
             // A CR: the line ends only if LF follows.
-            guard found + 1 < count else {
+            guard found &+ 1 < count else {
                 cursor.scan = found
                 return .needMore
             }
-            guard bytes[found + 1] == 10 else { return .failed(.bareCarriageReturn) }
-            let lineEnd = found + 2 // one past the LF; within both limits (checked above)
+            guard base[found &+ 1] == 10 else { return .failed(.bareCarriageReturn) }
 
-            let isLast: Bool
-            switch lineHeader(&cursor, bytes, textEnd: found) {
-            case .success(let last): isLast = last
-            case .failure(let violation): return .failed(violation)
+            // The code and separator.
+            let start = cursor.lineStart
+            let length = found &- start
+            guard length >= 3 else { return .failed(.malformedLine) }
+            let d0 = base[start] &- UInt8(ascii: "0")
+            let d1 = base[start &+ 1] &- UInt8(ascii: "0")
+            let d2 = base[start &+ 2] &- UInt8(ascii: "0")
+            guard d0 <= 9, d1 <= 9, d2 <= 9 else { return .failed(.malformedLine) }
+            let lineCode = UInt16(d0) &* 100 &+ UInt16(d1) &* 10 &+ UInt16(d2)
+            guard d0 >= 2, d0 <= 5, d1 <= 5 else { return .failed(.invalidCode(lineCode)) }
+            if cursor.lines == 0 {
+                cursor.code = lineCode
+            } else if lineCode != cursor.code {
+                return .failed(.inconsistentCode(first: cursor.code, later: lineCode))
             }
-            cursor.lines += 1
-            if cursor.lines > limits.maxLinesPerReply { return .failed(.tooManyLines(limit: limits.maxLinesPerReply)) }
+            var isLast = true
+            if length > 3 {
+                let separator = base[start &+ 3]
+                if separator == UInt8(ascii: "-") {
+                    isLast = false
+                } else if separator != UInt8(ascii: " ") {
+                    return .failed(.malformedLine)
+                }
+            }
+            cursor.lines &+= 1
+            if cursor.lines > maxLines { return .failed(.tooManyLines(limit: limits.maxLinesPerReply)) }
+            let lineEnd = found &+ 2 // one past the LF; within both limits (checked above)
             if isLast { return .reply(end: lineEnd) }
             cursor.lineStart = lineEnd
             cursor.scan = lineEnd
+            // Find the end of the next line: the first CR or LF at or after `scan`.
+            found = firstLineBreak(in: bytes, from: lineEnd)
         }
+    }
+
+    /// The first index at which bytes with no CR or LF, from `start` on, prove that a limit of
+    /// `limit` bytes (CRLF included) will be crossed: `start + limit - 1`, saturating.
+    @inline(__always)
+    private static func overAt(_ start: Int, _ limit: Int) -> Int {
+        let (sum, overflow) = start.addingReportingOverflow(max(limit, 0) &- 1)
+        return overflow ? Int.max : sum
+    }
+
+    /// For the fast path: when `lineBreak` ends a whole single-line reply starting at `start`
+    /// ("DDD " and text, then CRLF, within the limits, with a valid code), its code. Anything else
+    /// (a "-" line, a bare "DDD", a partial line, any error) is nil, for the general path, which
+    /// reaches its verdict on the same bytes.
+    @inline(__always)
+    private static func singleLineCode(in bytes: UnsafeBufferPointer<UInt8>, start: Int, lineBreak: Int,
+                                       limits: Limits) -> UInt16? {
+        // The line's text must end before either limit is proven (as `advance` decides).
+        guard lineBreak >= start &+ 4,
+              lineBreak < min(overAt(start, limits.maxLineLength), overAt(start, limits.maxReplySize)),
+              lineBreak &+ 1 < bytes.count, limits.maxLinesPerReply >= 1 else { return nil }
+        let base = bytes.baseAddress!
+        guard base[lineBreak] == 13, base[lineBreak &+ 1] == 10, base[start &+ 3] == UInt8(ascii: " ") else { return nil }
+        let d0 = base[start] &- UInt8(ascii: "0")
+        let d1 = base[start &+ 1] &- UInt8(ascii: "0")
+        let d2 = base[start &+ 2] &- UInt8(ascii: "0")
+        guard d0 &- 2 <= 3, d1 <= 5, d2 <= 9 else { return nil }
+        return UInt16(d0) &* 100 &+ UInt16(d1) &* 10 &+ UInt16(d2)
     }
 
     /// The index of the first CR or LF at or after `start`, or -1. Eight bytes at a time: a byte
@@ -217,64 +318,22 @@ public struct ReplyParser: Sendable {
         return -1
     }
 
-    /// The violation, once the current line's bytes up to `textEnd` (none of them CR or LF)
-    /// prove that a limit will be crossed, counting the CRLF still to come: the line would exceed
-    /// `maxLineLength`, or the reply `maxReplySize`. If both are proven, the one proven by fewer
-    /// bytes wins, so the error is the same however the input is split; and a partial reply
-    /// never holds more than `maxReplySize` bytes.
+    /// A reply of at most `SMTPReply.inlineCapacity` bytes, ending at `end`, copied out.
     @inline(__always)
-    private static func limitViolation(_ cursor: Cursor, textEnd: Int, limits: Limits) -> SMTPProtocolViolation? {
-        let lineOverAt = cursor.lineStart + limits.maxLineLength - 1
-        let replyOverAt = cursor.replyStart + limits.maxReplySize - 1
-        guard textEnd >= min(lineOverAt, replyOverAt) else { return nil }
-        if lineOverAt <= replyOverAt { return .lineTooLong(limit: limits.maxLineLength) }
-        return .replyTooLarge(limit: limits.maxReplySize)
+    private static func shortReply(in bytes: UnsafeBufferPointer<UInt8>, _ cursor: Cursor, end: Int,
+                                   enhanced: Bool) -> SMTPReply {
+        let start = cursor.replyStart
+        let head = SMTPReply.packed(code: cursor.code, enhancedBits: enhanced ? SMTPReply.readsEnhancedStatusCode : 0,
+                                    lineCount: cursor.lines)
+        let words = SMTPReply.inlineWords(UnsafeRawPointer(bytes.baseAddress! + start), count: end - start,
+                                          readable: bytes.count - start)
+        return SMTPReply(packed: head, inline: words, count: end - start)
     }
 
-    /// Checks the code and separator of the line at `lineStart` whose text ends at `textEnd`
-    /// (the CR). Returns whether this is the last line of the reply.
-    @inline(__always)
-    private static func lineHeader(_ cursor: inout Cursor, _ bytes: UnsafeBufferPointer<UInt8>,
-                                   textEnd: Int) -> Result<Bool, SMTPProtocolViolation> {
-        let start = cursor.lineStart
-        let length = textEnd - start
-        guard length >= 3 else { return .failure(.malformedLine) }
-        let d0 = bytes[start] &- UInt8(ascii: "0")
-        let d1 = bytes[start + 1] &- UInt8(ascii: "0")
-        let d2 = bytes[start + 2] &- UInt8(ascii: "0")
-        guard d0 <= 9, d1 <= 9, d2 <= 9 else { return .failure(.malformedLine) }
-        let lineCode = UInt16(d0) * 100 + UInt16(d1) * 10 + UInt16(d2)
-        guard d0 >= 2, d0 <= 5, d1 <= 5 else { return .failure(.invalidCode(lineCode)) }
-        if cursor.lines == 0 {
-            cursor.code = lineCode
-            cursor.firstLineTextEnd = textEnd
-        } else if lineCode != cursor.code {
-            return .failure(.inconsistentCode(first: cursor.code, later: lineCode))
-        }
-        if length == 3 { return .success(true) }
-        switch bytes[start + 3] {
-        case UInt8(ascii: " "): return .success(true)
-        case UInt8(ascii: "-"): return .success(false)
-        default: return .failure(.malformedLine)
-        }
-    }
-
-    @inline(__always)
-    private func makeReply(end: Int) -> SMTPReply {
-        let replyCode = ReplyCode(unchecked: code)
-        var enhanced: EnhancedStatusCode?
-        if parsesEnhancedStatusCodes {
-            // The first line's text: after "NNN " up to its CR.
-            let textStart = replyStart + 4
-            let textEnd = firstLineTextEnd
-            if textStart < textEnd {
-                enhanced = buffer.withUnsafeBufferPointer { bytes in
-                    EnhancedStatusCode.parse(UnsafeBufferPointer(rebasing: bytes[textStart..<textEnd]))
-                }
-                if let found = enhanced, Int(found.statusClass) != replyCode.replyClass { enhanced = nil }
-            }
-        }
-        return SMTPReply(code: replyCode, enhancedStatusCode: enhanced, lineCount: lines,
-                         storage: buffer, start: replyStart, end: end)
+    /// A longer reply, sharing the buffer.
+    private func longReply(_ cursor: Cursor, end: Int, enhanced: Bool) -> SMTPReply {
+        let head = SMTPReply.packed(code: cursor.code, enhancedBits: enhanced ? SMTPReply.readsEnhancedStatusCode : 0,
+                                    lineCount: cursor.lines)
+        return SMTPReply(packed: head, storage: buffer, start: cursor.replyStart, end: end)
     }
 }

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Instructions per reply of the reply parser (valgrind --tool=callgrind, deterministic where
+# wall-clock figures are not): builds SMTPCore from SOURCE_ROOT (default: this checkout) as its
+# own module, -O -wmo, and a driver over the benchmark corpora, then counts the instructions in
+# ParserLoop.parseAll for 1 and for 3 passes; the difference over 2 is one steady-state pass.
+#   scripts/bench/reply-parser-callgrind.sh [SOURCE_ROOT]
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "${1:-$here/../..}" && pwd)"
+[ -d /opt/swift/usr/bin ] && export PATH="/opt/swift/usr/bin:$PATH"
+corpora="$here/../../Benchmarks/Benchmarks/EngineBenchmarks"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+cd "$out"
+swiftc -O -wmo -parse-as-library -module-name SMTPCore -emit-module -emit-module-path SMTPCore.swiftmodule \
+    -emit-library -static -o libSMTPCore.a $(find "$root/Sources/SMTPCore" -name '*.swift')
+swiftc -O -wmo -I . -L . -lSMTPCore -o driver "$here/reply-parser-callgrind/main.swift" \
+    "$corpora/ShortReplyCorpus.swift" "$corpora/ReplyCorpus.swift"
+count() { # corpus passes -> instructions
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect='*parseAll*' ./driver "$1" "$2" 2>&1 \
+        | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+}
+for corpus in short long realistic; do
+    replies=$(./driver "$corpus" 1)
+    one=$(count "$corpus" 1)
+    three=$(count "$corpus" 3)
+    python3 -c "pass_=($three-$one)/2; print(f'$corpus: {pass_:,.0f} instructions per 1 MiB pass, {pass_/$replies:,.1f} per reply ($replies replies)')"
+done
