@@ -25,34 +25,34 @@ def test_quit_goes_with_the_final_dot(driver, tmp_path):
     assert record.errors == [], record.errors
 
 
-def test_quit_goes_with_bdat_last_for_one_recipient(tmp_path):
-    """The socket driver's one-shot send (SMTPClient.send); QUIT follows BDAT LAST at once."""
-    path = tmp_path / "message.eml"
-    path.write_bytes(MESSAGE)
-    server = ScriptedServer([
+def bdat_server(replies):
+    """A CHUNKING server that answers MAIL, RCPT and BDAT LAST (and QUIT) only once QUIT is in."""
+    return ScriptedServer([
         send("220 mx ESMTP\r\n"), expect("EHLO"), send("250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n"),
         expect("MAIL FROM:<a@example.org>"), expect("RCPT TO:<b@example.net>"),
-        expect(f"BDAT {len(MESSAGE)} LAST"), read_bytes(len(MESSAGE)), expect("QUIT"),
-        send("250 ok\r\n250 ok\r\n250 2.0.0 queued as Q2\r\n221 2.0.0 bye\r\n"),
+        expect(f"BDAT {len(MESSAGE)} LAST"), read_bytes(len(MESSAGE)), expect("QUIT"), send(replies),
     ])
-    run = smtp_send("--tls", "off", "--timeout", "5", "--data", str(path),
-                    f"127.0.0.1:{server.port}", "a@example.org", "b@example.net")
+
+
+def send_one(server, tmp_path):
+    path = tmp_path / "message.eml"
+    path.write_bytes(MESSAGE)
+    return smtp_send("--tls", "off", "--timeout", "5", "--data", str(path),
+                     f"127.0.0.1:{server.port}", "a@example.org", "b@example.net")
+
+
+def test_quit_goes_with_bdat_last_for_one_recipient(tmp_path):
+    """The socket driver's one-shot send (SMTPClient.send); QUIT follows BDAT LAST at once."""
+    server = bdat_server("250 ok\r\n250 ok\r\n250 2.0.0 queued as Q2\r\n221 2.0.0 bye\r\n")
+    run = send_one(server, tmp_path)
     assert (run.status, run.lines) == (0, ["Message successfully sent to 1 recipient(s)"]), run
     record = server.finish()
     assert record.errors == [], record.errors
 
 
 def test_a_refusal_behind_a_pipelined_quit_is_still_reported(tmp_path):
-    path = tmp_path / "message.eml"
-    path.write_bytes(MESSAGE)
-    server = ScriptedServer([
-        send("220 mx ESMTP\r\n"), expect("EHLO"), send("250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n"),
-        expect("MAIL FROM:<a@example.org>"), expect("RCPT TO:<b@example.net>"),
-        expect(f"BDAT {len(MESSAGE)} LAST"), read_bytes(len(MESSAGE)), expect("QUIT"),
-        send("250 ok\r\n550 5.1.1 no such user\r\n554 5.5.1 no valid recipients\r\n221 2.0.0 bye\r\n"),
-    ])
-    run = smtp_send("--tls", "off", "--timeout", "5", "--data", str(path),
-                    f"127.0.0.1:{server.port}", "a@example.org", "b@example.net")
+    server = bdat_server("250 ok\r\n550 5.1.1 no such user\r\n554 5.5.1 no valid recipients\r\n221 2.0.0 bye\r\n")
+    run = send_one(server, tmp_path)
     assert run.status == 1, run
     assert run.lines == [" *** Your message may not have been sent!",
                          "all recipients were refused (b@example.net: 550 5.1.1 no such user)"], run
