@@ -30,7 +30,8 @@ final class ScriptedPeer: @unchecked Sendable {
     init(_ steps: [Step], silentLaterConnections: Bool = false) throws {
         self.steps = steps
         self.silentLaterConnections = silentLaterConnections
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // Close-on-exec: a child another test spawns meanwhile (certs.py) must not hold our sockets.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
@@ -84,12 +85,14 @@ final class ScriptedPeer: @unchecked Sendable {
         defer { finished.signal() }
         let client = accept(listener, nil, nil)
         guard client >= 0 else { return }
+        _ = fcntl(client, F_SETFD, FD_CLOEXEC)
         defer { Glibc.close(client) }
         if silentLaterConnections {
             Thread { [listener] in
                 while true {
                     let later = accept(listener, nil, nil)
                     guard later >= 0 else { return }
+                    _ = fcntl(later, F_SETFD, FD_CLOEXEC)
                     Thread {
                         var buffer = [UInt8](repeating: 0, count: 512)
                         while recv(later, &buffer, buffer.count, 0) > 0 {}
