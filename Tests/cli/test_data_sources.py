@@ -149,6 +149,19 @@ def test_repeat_with_piped_data_sends_three_whole_copies(rig, driver, tmp_path, 
     assert stored(body) == [body, body, body]
 
 
+@pytest.mark.parametrize("size", [300 * 1024, (1 << 20) + 300 * 1024], ids=["in-memory", "over-1-MiB"])
+def test_repeat_with_a_data_file_sends_whole_copies(rig, driver, tmp_path, size):
+    """Load mode keeps a --data file of up to 1 MiB in memory and reads a larger one for every
+    copy: both arrive whole, every time."""
+    body = message(f"repeat-file-{driver}-{size}", size=size)
+    source = tmp_path / "message.eml"
+    source.write_bytes(body)
+    done = run([binary(), "--repeat", "3", "--connections", "2", "--data", str(source), *to_aiosmtpd(driver)])
+    assert done.status == 0, done
+    assert done.lines[-1].startswith("Sent 3 messages in ") and done.lines[-1].endswith(", 0 failed"), done
+    assert stored(body) == [body, body, body]
+
+
 def change_at_mail(path, change):
     """A server that changes `path` when MAIL arrives, then accepts everything up to 354."""
     def script(server):
