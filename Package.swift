@@ -111,7 +111,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DriverTests",
-            dependencies: ["SMTPCore", "SMTPTLS", "SMTPConnection", "SMTPSocketDriver", "SMTPUVDriver"],
+            dependencies: ["SMTPCore", "SMTPTLS", "SMTPConnection", "SMTPSocketDriver", "SMTPUVDriver", "SMTPNIODriver"],
             path: "Tests/DriverTests"
         ),
         .testTarget(

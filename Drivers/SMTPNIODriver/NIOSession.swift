@@ -92,14 +92,16 @@ final class NIOSession {
                                             self.connection = connection
                                             self.end()
                                         })
+        // Before connecting: a connect that fails at once reports inside `connect(to:)`.
+        self.handler = handler
         let bound = NIOLoopBound((handler: handler, session: self), eventLoop: loop)
         ClientBootstrap(group: loop)
             .connectTimeout(TimeAmount(options.connectTimeout))
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                channel.eventLoop.makeCompletedFuture(withResultOf: {
                     bound.value.session.pendingChannel = channel
                     try channel.pipeline.syncOperations.addHandler(bound.value.handler)
-                }
+                })
             }
             .connect(to: address)
             .assumeIsolated()
@@ -114,7 +116,6 @@ final class NIOSession {
                     noteConnectFailure(NIOTransportErrors.connectReason(error))
                 }
             }
-        self.handler = handler
     }
 
     /// One address failed: the next one is tried (the words match the other drivers').
@@ -128,7 +129,7 @@ final class NIOSession {
     }
 
     private func makeConnection(_ local: SocketAddress?) throws -> ClientConnection {
-        let storage = local?.storage
+        let storage = local?.sockaddrStorage
         let helo = options.heloName ?? LocalName.heloName(localAddress: storage?.0, length: storage?.1 ?? 0)
         let connection = try ClientConnection(configuration: options.engineConfiguration(heloName: helo), tlsContext: tlsContext,
                                               tlsHost: options.host, tlsPort: options.port, chunkSize: options.chunkSize,

@@ -64,7 +64,7 @@ final class NIOSessionHandler: ChannelInboundHandler {
             return
         }
         let local = context.channel.localAddress
-        if case .unixDomainSocket = local { isUnixSocket = true }
+        if case .some(.unixDomainSocket) = local { isUnixSocket = true }
         do {
             connection = try makeConnection(local)
         } catch {
@@ -187,8 +187,9 @@ final class NIOSessionHandler: ChannelInboundHandler {
         let now = MonotonicClock.now()
         let delay = deadline > now ? Int64(deadline.nanoseconds - now.nanoseconds) : 0
         timerDeadline = deadline
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(delay)) { [weak self] in
-            self?.timerFired()
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(delay)) { [weak self] () -> Void in
+            guard let self else { return }
+            self.timerFired()
         }
     }
 

@@ -24,7 +24,7 @@ extension SocketAddress {
     }
 
     /// The address as the C structure `LocalName.heloName` reads (the EHLO address literal).
-    var storage: (sockaddr_storage, socklen_t) {
+    var sockaddrStorage: (sockaddr_storage, socklen_t) {
         var storage = sockaddr_storage()
         let length = withSockAddr { pointer, size in
             withUnsafeMutableBytes(of: &storage) { target in

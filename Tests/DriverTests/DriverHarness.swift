@@ -1,13 +1,22 @@
 import Foundation
 import SMTPCore
 import SMTPConnection
+import SMTPNIODriver
 import SMTPSocketDriver
 import SMTPUVDriver
 
-/// Both drivers behind one call, so every integration test runs through each.
+/// The drivers behind one call, so every integration test runs through each.
 enum Driver: String, CaseIterable, CustomStringConvertible, Sendable {
     case socket
     case uv
+    case nio
+
+    /// The drivers the integration tests run through: socket and uv, and nio as well when the
+    /// environment's SMTP_SEND_DRIVERS lists it (as for Tests/cli; not yet by default).
+    static var allCases: [Driver] {
+        let listed = ProcessInfo.processInfo.environment["SMTP_SEND_DRIVERS"]?.split(separator: ",") ?? []
+        return listed.contains("nio") ? [.socket, .uv, .nio] : [.socket, .uv]
+    }
 
     var description: String { rawValue }
 }
@@ -61,6 +70,13 @@ func deliver(_ messages: [OutgoingMessage], options: ClientOptions, via driver: 
     case .uv:
         // One session and one attempt per message, as BlockingSession does.
         let sender = UVBatchSender(options: options, connections: 1, maxAttempts: 1, observer: observer)
+        do {
+            result.reports = try sender.send(messages)
+        } catch {
+            result.setupError = error
+        }
+    case .nio:
+        let sender = NIOBatchSender(options: options, connections: 1, maxAttempts: 1, observer: observer)
         do {
             result.reports = try sender.send(messages)
         } catch {
