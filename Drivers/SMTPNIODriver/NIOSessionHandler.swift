@@ -59,6 +59,7 @@ final class NIOSessionHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         self.context = context
+        context.fireChannelActive()
         if cancelRequested {
             close()
             return
@@ -77,7 +78,6 @@ final class NIOSessionHandler: ChannelInboundHandler {
         acknowledgeQuickly()
         connection?.start(at: MonotonicClock.now())
         pump()
-        context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
