@@ -80,12 +80,12 @@ public final class NIOBatchSender {
     // MARK: The batch
 
     /// What is checked and made before any I/O: the options, the TLS context, the addresses.
-    fileprivate struct Prepared {
+    struct Prepared {
         var tlsContext: TLSClientContext?
         var addresses: Result<[ResolvedAddress], ResolutionError>
     }
 
-    private func prepare() throws(SMTPClientError) -> Prepared {
+    func prepare() throws(SMTPClientError) -> Prepared {
         try options.validate()
         let tlsContext = try options.makeTLSContext()
         let addresses: Result<[ResolvedAddress], ResolutionError>
@@ -97,7 +97,7 @@ public final class NIOBatchSender {
         return Prepared(tlsContext: tlsContext, addresses: addresses)
     }
 
-    fileprivate func start(prepared: Prepared, on loop: any EventLoop, count: Int, makeMessage: @escaping (Int) -> OutgoingMessage,
+    func start(prepared: Prepared, on loop: any EventLoop, count: Int, makeMessage: @escaping (Int) -> OutgoingMessage,
                            completion: @escaping (Int, MessageOutcome) -> Void) -> EventLoopFuture<Summary> {
         let addresses: [ResolvedAddress]
         switch prepared.addresses {
