@@ -64,10 +64,11 @@ final class NIOSession {
     /// (the engine reports `.cancelled`).
     func cancel() {
         cancelled = true
-        if let handler, handler.connection != nil {
-            handler.cancel()
+        if let pendingChannel {
+            // Still connecting: the connect fails, and the session ends.
+            pendingChannel.close(promise: nil)
         } else {
-            pendingChannel?.close(promise: nil)
+            handler?.cancel()
         }
     }
 

@@ -145,7 +145,7 @@ final class NIOSessionHandler: ChannelInboundHandler {
             connection.takeNetworkOutput(into: &scratch)
             scratch.removeAll(keepingCapacity: true)
         }
-        while !writing, !closing, connection.hasNetworkOutput {
+        while !writing, !closing, connection.hasNetworkOutput, !connection.isFinished || connection.failure == nil {
             connection.takeNetworkOutput(into: &scratch)
             var buffer = context.channel.allocator.buffer(capacity: scratch.count)
             scratch.withUnsafeBytes { _ = buffer.writeBytes($0) }
