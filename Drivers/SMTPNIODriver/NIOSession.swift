@@ -98,6 +98,8 @@ final class NIOSession {
         let bound = NIOLoopBound((handler: handler, session: self), eventLoop: loop)
         ClientBootstrap(group: loop)
             .connectTimeout(TimeAmount(options.connectTimeout))
+            // End of stream reaches the handler as `inputClosed`, the write side still open.
+            .channelOption(.allowRemoteHalfClosure, value: true)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture(withResultOf: {
                     bound.value.session.pendingChannel = channel

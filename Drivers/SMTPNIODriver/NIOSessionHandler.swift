@@ -15,7 +15,11 @@ import SMTPCore
 ///   usually completes inside `writeAndFlush`: `pump` is re-entrant-safe for that.
 /// - `deadline`: one task scheduled on the loop, moved only when the deadline comes earlier
 ///   (a task that fires early just calls `timePassed`, which the engine allows).
-/// - `channelInactive` before the session finished: `connectionClosed`; `errorCaught` (a reset
+/// - End of stream (the channel allows half-closure, so NIO reports `inputClosed` and leaves
+///   the write side open): `connectionClosed`, or, while a write is pending, whatever that write
+///   reports, as the libuv driver does (a peer that reset makes the write fail with ECONNRESET
+///   or EPIPE: a reset, the word the socket driver, which writes before it reads, gives too).
+///   `channelInactive` before the session finished: `connectionClosed`; `errorCaught` (a reset
 ///   on read): `transportFailed`, with the errno mapped as every driver maps it.
 /// - Finished: a failed session closes at once, dropping what is left (as the other drivers);
 ///   a clean one closes once its last write completed, within a one-second grace period.
@@ -45,6 +49,7 @@ final class NIOSessionHandler: ChannelInboundHandler {
     private var closing = false
     private var reportedClosed = false
     private var cancelRequested = false
+    private var endOfStreamWhileWriting = false
     private var timer: Scheduled<Void>?
     private var timerDeadline: SMTPInstant?
     /// The finished session's last write has its one-second grace period.
@@ -93,6 +98,21 @@ final class NIOSessionHandler: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // NIO closes the channel after a read error; the session hears why first.
         connection?.transportFailed(NIOTransportErrors.transportFailure(error), at: MonotonicClock.now())
+        pump()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .inputClosed? = event as? ChannelEvent { inputClosed() }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func inputClosed() {
+        guard let connection, !closing else { return }
+        if writing {
+            endOfStreamWhileWriting = true
+            return
+        }
+        connection.connectionClosed(at: MonotonicClock.now())
         pump()
     }
 
@@ -173,6 +193,9 @@ final class NIOSessionHandler: ChannelInboundHandler {
         writing = false
         guard let connection, !closing else { return }
         switch result {
+        case .success where endOfStreamWhileWriting:
+            endOfStreamWhileWriting = false
+            connection.connectionClosed(at: MonotonicClock.now())
         case .success: connection.outputDrained(at: MonotonicClock.now())
         case .failure(let error): connection.transportFailed(NIOTransportErrors.transportFailure(error), at: MonotonicClock.now())
         }
