@@ -50,15 +50,19 @@ public final class NIOBatchSender {
                     completion: @escaping (Int, MessageOutcome) -> Void) throws(SMTPClientError) -> Summary {
         let prepared = try prepare()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        defer { try? group.syncShutdownGracefully() }
         let loop = group.next()
         // The closures are handed over whole: this thread waits while the loop uses them.
         let handOver = HandOver(sender: self, prepared: prepared, count: count, makeMessage: makeMessage, completion: completion)
-        let summary = try? loop.flatSubmit {
+        // The batch's future only ever succeeds (every failure is in the outcomes).
+        var summary = (try? loop.flatSubmit {
             handOver.sender.start(prepared: handOver.prepared, on: loop, count: handOver.count,
                                   makeMessage: handOver.makeMessage, completion: handOver.completion)
-        }.wait()
-        return summary ?? Summary()
+        }.wait()) ?? Summary()
+        // The loop's thread ends, and every channel with it.
+        let shutDown: Bool
+        do { try group.syncShutdownGracefully(); shutDown = true } catch { shutDown = false }
+        summary.loopClosedCleanly = shutDown
+        return summary
     }
 
     /// Runs the batch on `loop`, which must be the calling thread's loop: every closure runs
