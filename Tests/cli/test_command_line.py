@@ -143,7 +143,7 @@ def test_help_is_the_usage_the_options_then_the_discussion():
     assert labels == OPTION_LABELS, options
     assert all(len(line) < 80 for line in options.splitlines()), options
     assert "  --tls <MODE>            TLS mode: opportunistic (the default), required,\n" in options
-    assert "(values: socket, uv; default: socket)" in " ".join(options.split())
+    assert "(values: socket, uv, nio; default: socket)" in " ".join(options.split())
     assert run.stdout.endswith("      --connections 50 127.0.0.1:2525 load@example.org \\\n"
                                "      sink@example.net\n"), run.stdout[-200:]
 
