@@ -12,7 +12,10 @@ import SMTPTLS
 /// A connection calls back from inside its own processing (an outcome, the session ready, the
 /// close); acting on a connection from there would re-enter it, so those callbacks are handed on
 /// with `execute` and handled as the loop's next task.
-final class PoolDriver {
+///
+/// `@unchecked Sendable`: the client hands it to the loop with `execute` and touches it nowhere
+/// else (it is made before any loop task can see it).
+final class PoolDriver: @unchecked Sendable {
     private let loop: any EventLoop
     private let options: ClientOptions
     private let tlsContext: TLSClientContext?
@@ -48,8 +51,12 @@ final class PoolDriver {
         state = PoolState(configuration: configuration)
     }
 
-    /// The most connections open at once, and connections opened, so far.
-    var connectionCounts: (peak: Int, opened: Int) { (state.peakConnections, state.connectionsOpened) }
+    var statistics: SMTPPoolStatistics {
+        let counts = tlsContext?.handshakeCounts
+        return SMTPPoolStatistics(peakConnections: state.peakConnections, connectionsOpened: state.connectionsOpened,
+                                  connectionsOpen: live.count, tlsFullHandshakes: counts?.full ?? 0,
+                                  tlsResumedHandshakes: counts?.resumed ?? 0)
+    }
 
     // MARK: From the client
 

@@ -37,7 +37,7 @@ import SMTPTLS
 /// stopped by the engine, which decides its outcome. A `deadline` does the same when it passes.
 public final class SMTPAsyncClient: Sendable {
     private let loop: any EventLoop
-    private let driver: NIOLoopBound<PoolDriver>
+    private let driver: PoolDriver
     private let logger: Logger
     /// The pool's settings (normalized: every count at least 1).
     public let configuration: SMTPPoolConfiguration
@@ -69,7 +69,7 @@ public final class SMTPAsyncClient: Sendable {
         let driver = PoolDriver(loop: loop, options: options, tlsContext: tlsContext, addresses: addresses,
                                 configuration: configuration, logger: logger,
                                 metrics: ClientMetrics(dimensions: metricsDimensions))
-        self.driver = NIOLoopBound(driver, eventLoop: loop)
+        self.driver = driver
     }
 
     /// Sends one message and returns its outcome. `deadline`: the send's overall limit (beside
@@ -83,10 +83,10 @@ public final class SMTPAsyncClient: Sendable {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 pending.continuation = continuation
-                loop.execute { driver.value.submit(pending) }
+                loop.execute { driver.submit(pending) }
             }
         } onCancel: {
-            loop.execute { driver.value.cancel(pending) }
+            loop.execute { driver.cancel(pending) }
         }
     }
 
@@ -114,14 +114,13 @@ public final class SMTPAsyncClient: Sendable {
         let grace = gracePeriod ?? configuration.shutdownGracePeriod
         let driver = self.driver
         await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
-            loop.execute { driver.value.shutdown(gracePeriod: grace, waiter: waiter) }
+            loop.execute { driver.shutdown(gracePeriod: grace, waiter: waiter) }
         }
     }
 
-    /// The most connections the pool had open at once so far, and how many it has opened (for
-    /// tests and benchmarks).
-    public func connectionCounts() async -> (peak: Int, opened: Int) {
+    /// What the pool has done so far (for tests, benchmarks and dashboards).
+    public func statistics() async -> SMTPPoolStatistics {
         let driver = self.driver
-        return (try? await loop.submit { driver.value.connectionCounts }.get()) ?? (0, 0)
+        return (try? await loop.submit { driver.statistics }.get()) ?? SMTPPoolStatistics()
     }
 }
