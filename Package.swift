@@ -85,8 +85,7 @@ let package = Package(
             name: "SMTPNIODriver",
             dependencies: [
                 "SMTPCore", "SMTPTLS", "SMTPConnection",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIO", package: "swift-nio"),
             ],
             path: "Drivers/SMTPNIODriver"
         ),
