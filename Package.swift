@@ -93,8 +93,7 @@ let package = Package(
             name: "SMTPNIOClient",
             dependencies: [
                 "SMTPCore", "SMTPTLS", "SMTPConnection", "SMTPNIODriver",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIO", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -131,8 +130,6 @@ let package = Package(
             name: "DriverTests",
             dependencies: [
                 "SMTPCore", "SMTPTLS", "SMTPConnection", "SMTPSocketDriver", "SMTPUVDriver", "SMTPNIODriver", "SMTPNIOClient",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -1,5 +1,5 @@
 import Logging
-import NIOCore
+import NIO
 import SMTPConnection
 import SMTPCore
 

@@ -1,6 +1,5 @@
 import Logging
-import NIOCore
-import NIOPosix
+import NIO
 import SMTPConnection
 import SMTPCore
 import SMTPNIODriver
