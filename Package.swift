@@ -7,6 +7,8 @@ import PackageDescription
 //   SMTPConnection    the layer every driver shares: options, messages, outcomes, ClientConnection
 //   SMTPSocketDriver  blocking POSIX sockets (SMTPClient.send, BlockingSession)
 //   SMTPUVDriver      libuv: many sessions on one loop and one thread (UVBatchSender)
+//   SMTPNIODriver     SwiftNIO: sessions on an event loop (NIOBatchSender); the only target besides
+//                     smtp-send that depends on swift-nio, so users of the others never build it
 //   SMTPMessage       the message builder: headers, MIME, encoders, a streaming renderer (pure)
 //   SMTPMessageContent  a built message as MessageContent, file attachments through FileContent
 //   smtp-send         the command-line client
@@ -19,12 +21,15 @@ let package = Package(
         .library(name: "SMTPConnection", targets: ["SMTPConnection"]),
         .library(name: "SMTPSocketDriver", targets: ["SMTPSocketDriver"]),
         .library(name: "SMTPUVDriver", targets: ["SMTPUVDriver"]),
+        .library(name: "SMTPNIODriver", targets: ["SMTPNIODriver"]),
         .library(name: "SMTPMessage", targets: ["SMTPMessage"]),
         .library(name: "SMTPMessageContent", targets: ["SMTPMessageContent"]),
     ],
     dependencies: [
         // `swift package generate-documentation` (make docs); no product depends on it.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
+        // SMTPNIODriver only.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
     ],
     targets: [
         .target(
@@ -70,6 +75,14 @@ let package = Package(
             path: "Drivers/SMTPUVDriver"
         ),
         .target(
+            name: "SMTPNIODriver",
+            dependencies: [
+                "SMTPCore", "SMTPTLS", "SMTPConnection",
+                .product(name: "NIO", package: "swift-nio"),
+            ],
+            path: "Drivers/SMTPNIODriver"
+        ),
+        .target(
             name: "SMTPMessageContent",
             dependencies: ["SMTPCore", "SMTPConnection", "SMTPMessage"],
             path: "Drivers/SMTPMessageContent"
@@ -78,7 +91,7 @@ let package = Package(
         .executableTarget(
             name: "smtp-send",
             dependencies: [
-                "SMTPCore", "SMTPTLS", "SMTPConnection", "SMTPSocketDriver", "SMTPUVDriver",
+                "SMTPCore", "SMTPTLS", "SMTPConnection", "SMTPSocketDriver", "SMTPUVDriver", "SMTPNIODriver",
                 "SMTPMessage", "SMTPMessageContent",
             ],
             path: "Sources/smtp-send"
@@ -97,7 +110,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DriverTests",
-            dependencies: ["SMTPCore", "SMTPTLS", "SMTPConnection", "SMTPSocketDriver", "SMTPUVDriver"],
+            dependencies: ["SMTPCore", "SMTPTLS", "SMTPConnection", "SMTPSocketDriver", "SMTPUVDriver", "SMTPNIODriver"],
             path: "Tests/DriverTests"
         ),
         .testTarget(

@@ -2,6 +2,7 @@ import Glibc
 import SMTPCore
 import SMTPConnection
 import SMTPSocketDriver
+import SMTPNIODriver
 import SMTPUVDriver
 
 /// --repeat N [--connections C]: like Postfix's smtp-source, reusing sessions and pipelining.
@@ -32,6 +33,10 @@ struct LoadRun {
             case .uv:
                 summary = try UVBatchSender(options: plan.options, connections: plan.connections, messagesPerSession: plan.sessionMessages,
                                             observer: output.observer(announce: true))
+                    .run(count: count, makeMessage: makeMessage, completion: { _, outcome in record(outcome) })
+            case .nio:
+                summary = try NIOBatchSender(options: plan.options, connections: plan.connections, messagesPerSession: plan.sessionMessages,
+                                             observer: output.observer(announce: true))
                     .run(count: count, makeMessage: makeMessage, completion: { _, outcome in record(outcome) })
             case .socket:
                 summary = try BlockingBatchSender(options: plan.options, connections: plan.connections,

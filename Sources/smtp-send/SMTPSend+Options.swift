@@ -44,7 +44,7 @@ extension SMTPSend {
         .flag("lmtp", help: "Speak LMTP (RFC 2033): LHLO, and one reply per recipient after the data. SERVER may then be unix:/path for a Unix socket. Exit 3 when some recipients were refused, at RCPT or after the data.") {
             $0.lmtp = true
         },
-        .choice("driver", value: "socket|uv", help: "Driver that runs the engine: socket or uv.",
+        .choice("driver", value: "socket|uv|nio", help: "Driver that runs the engine: socket, uv (libuv) or nio (SwiftNIO).",
                 default: DriverKind.socket) {
             $0.driver = $1
         },

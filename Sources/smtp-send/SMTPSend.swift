@@ -50,7 +50,7 @@ struct SMTPSend {
     }
 
     enum DriverKind: String, CaseIterable {
-        case socket, uv
+        case socket, uv, nio
     }
 
     /// The command line's options and arguments (after the program name), or the manual.

@@ -1,6 +1,7 @@
 import SMTPConnection
 import SMTPCore
 import SMTPSocketDriver
+import SMTPNIODriver
 import SMTPUVDriver
 
 /// One message, one session: the seed's behaviour.
@@ -18,6 +19,12 @@ struct SingleRun {
             case .uv:
                 // One message, one session, one attempt: the same report as the socket driver's.
                 let sender = UVBatchSender(options: plan.options, connections: 1, maxAttempts: 1, observer: output.observer(announce: true))
+                var result: MessageOutcome?
+                _ = try sender.run(count: 1, makeMessage: { _ in message }, completion: { result = $1 })
+                outcome = result!
+            case .nio:
+                // The same: one session on an event loop of its own.
+                let sender = NIOBatchSender(options: plan.options, connections: 1, maxAttempts: 1, observer: output.observer(announce: true))
                 var result: MessageOutcome?
                 _ = try sender.run(count: 1, makeMessage: { _ in message }, completion: { result = $1 })
                 outcome = result!

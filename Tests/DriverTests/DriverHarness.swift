@@ -1,13 +1,24 @@
 import Foundation
 import SMTPCore
 import SMTPConnection
+import SMTPNIODriver
 import SMTPSocketDriver
 import SMTPUVDriver
 
-/// Both drivers behind one call, so every integration test runs through each.
+/// The drivers behind one call, so every integration test runs through each.
 enum Driver: String, CaseIterable, CustomStringConvertible, Sendable {
     case socket
     case uv
+    case nio
+
+    /// The drivers the integration tests run through: all three, unless the environment's
+    /// SMTP_SEND_DRIVERS names fewer (as for Tests/cli).
+    static var allCases: [Driver] {
+        guard let listed = ProcessInfo.processInfo.environment["SMTP_SEND_DRIVERS"]?.split(separator: ",") else {
+            return [.socket, .uv, .nio]
+        }
+        return [Driver.socket, .uv, .nio].filter { listed.contains(Substring("\($0)")) }
+    }
 
     var description: String { rawValue }
 }
@@ -61,6 +72,13 @@ func deliver(_ messages: [OutgoingMessage], options: ClientOptions, via driver: 
     case .uv:
         // One session and one attempt per message, as BlockingSession does.
         let sender = UVBatchSender(options: options, connections: 1, maxAttempts: 1, observer: observer)
+        do {
+            result.reports = try sender.send(messages)
+        } catch {
+            result.setupError = error
+        }
+    case .nio:
+        let sender = NIOBatchSender(options: options, connections: 1, maxAttempts: 1, observer: observer)
         do {
             result.reports = try sender.send(messages)
         } catch {

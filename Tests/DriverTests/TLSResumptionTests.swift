@@ -1,5 +1,6 @@
 import SMTPCore
 import SMTPConnection
+import SMTPNIODriver
 import SMTPSocketDriver
 import SMTPTLS
 import SMTPUVDriver
@@ -23,6 +24,9 @@ struct TLSResumptionTests {
                 .run(count: count, makeMessage: make, completion: { _, _ in })
         case .uv:
             return try UVBatchSender(options: options, connections: 1, messagesPerSession: 1)
+                .run(count: count, makeMessage: make, completion: { _, _ in })
+        case .nio:
+            return try NIOBatchSender(options: options, connections: 1, messagesPerSession: 1)
                 .run(count: count, makeMessage: make, completion: { _, _ in })
         }
     }

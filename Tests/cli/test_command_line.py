@@ -88,7 +88,7 @@ def test_an_unknown_option_is_a_usage_error(args, message):
                              "Please provide one of 'opportunistic', 'required', 'implicit' or 'off'."),
     (["--tls=Required"], "The value 'Required' is invalid for '--tls <MODE>'. "
                          "Please provide one of 'opportunistic', 'required', 'implicit' or 'off'."),
-    (["--driver", "fast"], "The value 'fast' is invalid for '--driver <socket|uv>'. Please provide one of 'socket' and 'uv'."),
+    (["--driver", "fast"], "The value 'fast' is invalid for '--driver <socket|uv|nio>'. Please provide one of 'socket', 'uv' or 'nio'."),
 ])
 def test_a_bad_choice_names_the_allowed_values(args, message):
     assert outcome(smtp_send(*args, *ENVELOPE)) == usage_error(message)
@@ -121,7 +121,7 @@ def test_a_missing_or_unwanted_value_is_a_usage_error(args, message):
 OPTION_LABELS = [
     "--tls <MODE>", "--ca-file <PATH>", "--insecure", "--tls-name <NAME>", "--helo <NAME>", "--user <NAME>",
     "--password-file <PATH>", "--auth <MECH>", "--allow-plaintext-auth", "--data <PATH>", "--max-size <OCTETS>",
-    "--lmtp", "--driver <socket|uv>", "--timeout <SECONDS>", "-v, --verbose", "--repeat <N>", "--connections <C>",
+    "--lmtp", "--driver <socket|uv|nio>", "--timeout <SECONDS>", "-v, --verbose", "--repeat <N>", "--connections <C>",
     "--session-messages <M>", "--no-tls-resume",
     "--subject <TEXT>", "--header <'Name: value'>", "--body <TEXT|@FILE>", "--html <FILE>", "--attach <PATH>",
     "--attach-type <TYPE>", "-t", "-f <ADDR>", "--config <FILE>", "--account <NAME>", "--dry-run", "-h, --help",
@@ -143,7 +143,7 @@ def test_help_is_the_usage_the_options_then_the_discussion():
     assert labels == OPTION_LABELS, options
     assert all(len(line) < 80 for line in options.splitlines()), options
     assert "  --tls <MODE>            TLS mode: opportunistic (the default), required,\n" in options
-    assert "(values: socket, uv; default: socket)" in " ".join(options.split())
+    assert "(values: socket, uv, nio; default: socket)" in " ".join(options.split())
     assert run.stdout.endswith("      --connections 50 127.0.0.1:2525 load@example.org \\\n"
                                "      sink@example.net\n"), run.stdout[-200:]
 

@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from conftest import RIG, smtp_send
+from conftest import DRIVERS, RIG, smtp_send
 from scripted_server import ScriptedServer, expect, raw_send, read_data, reset, send, starttls
 
 FOUR = ["r1@example.net", "r2@example.net", "r3@example.net", "r4@example.net"]
@@ -77,7 +77,7 @@ def test_refused_connection_reads_the_same_from_both_drivers():
     port = probe.getsockname()[1]
     probe.close()
     lines = {d: failure_line(smtp_send("--driver", d, f"127.0.0.1:{port}", "a@example.org", "b@example.net"))
-             for d in ("socket", "uv")}
+             for d in DRIVERS}
     assert lines == {d: f"cannot connect to 127.0.0.1:{port}: connection refused" for d in lines}, lines
 
 
@@ -93,7 +93,7 @@ def test_reset_in_mid_data_reads_the_same_from_both_drivers(tmp_path):
     body = tmp_path / "big.eml"
     body.write_bytes(b"Subject: big\r\n\r\n" + (b"x" * 70 + b"\r\n") * 200_000)
     lines = {}
-    for driver in ("socket", "uv"):
+    for driver in DRIVERS:
         server = reset_in_mid_data()
         lines[driver] = failure_line(smtp_send("--driver", driver, "--tls", "off", "--data", str(body),
                                                f"127.0.0.1:{server.port}", "a@example.org", "b@example.net"))
@@ -109,7 +109,7 @@ def test_tls_record_error_reads_the_same_from_both_drivers():
             raw_send(b"\x17\x03\x03\x00\x10" + b"\x00" * 16),
         ], cert=RIG["RIG_SERVER_CERT"], key=RIG["RIG_SERVER_KEY"])
     lines = {}
-    for driver in ("socket", "uv"):
+    for driver in DRIVERS:
         s = server()
         lines[driver] = failure_line(smtp_send("--driver", driver, "--ca-file", RIG["RIG_CA_FILE"], "--tls-name", "localhost",
                                                f"127.0.0.1:{s.port}", "a@example.org", "b@example.net"))

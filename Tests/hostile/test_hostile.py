@@ -26,7 +26,8 @@ from hostile_support import (FROM, MARGIN, NOT_SENT, QUICK, RIG, TO, ScriptedSer
 from scripted_server import (close, drip, expect, flood, handler, pause, raw_send, read_data, reset, send,
                              send_close, silence, starttls)
 
-DRIVERS = ["socket", "uv"]
+# Every driver unless SMTP_SEND_DRIVERS names fewer (as in Tests/cli/conftest.py).
+DRIVERS = os.environ.get("SMTP_SEND_DRIVERS", "socket,uv,nio").split(",")
 
 
 def matrix(cases, findings=None):
@@ -46,7 +47,7 @@ def both(sid, socket=None, uv=None, all=None):
     """pytest params for the two drivers of scenario `sid`, with an xfail reason where a driver
     shows a finding."""
     reasons = {"socket": socket or all, "uv": uv or all}
-    return [pytest.param(d, id=f"{sid}-{d}", marks=[pytest.mark.xfail(strict=True, reason=reasons[d])] if reasons[d] else [])
+    return [pytest.param(d, id=f"{sid}-{d}", marks=[pytest.mark.xfail(strict=True, reason=reasons.get(d, all))] if reasons.get(d, all) else [])
             for d in DRIVERS]
 
 
