@@ -375,6 +375,40 @@ struct CancelTransactionTests {
         #expect(result.events.suffix(3) == ["delivery #1 0 250", "finished #1 unknown 1/2 \(Self.cancelledWords)", Self.droppedWords])
     }
 
+    @Test func cancelledInASecondRoundTheFirstRoundsDeliveryStands() throws {
+        // "Too many recipients" sent c in a second transaction over the same content.
+        let result = try transcript(Self.pipelining + """
+            C: MAIL FROM:<a@example.org>
+            C: RCPT TO:<b@example.net>
+            C: RCPT TO:<c@example.net>
+            C: DATA
+            S: 250 ok
+            S: 250 ok
+            S: 452 4.5.3 too many recipients
+            S: 354 go
+            C: body
+            C: .
+            S: 250 queued as ONE
+            C: MAIL FROM:<a@example.org>
+            C: RCPT TO:<c@example.net>
+            C: DATA
+            CANCEL 1
+            S: 250 ok
+            S: 250 ok
+            S: 354 go
+            """, messages: [Self.message(["b@example.net", "c@example.net"])])
+        let outcome = try #require(result.outcomes.first)
+        #expect(result.outcomes.count == 1)
+        // c keeps the deferral that sent it to the second round, as when a session ends there.
+        #expect(Self.recipients(outcome) == ["delivered 250", "notAttempted 452"])
+        #expect(outcome.status == .partiallyDelivered)
+        #expect(outcome.failure == .cancelled(.cancelled))
+        #expect(!outcome.isSafeToRetry)
+        #expect(result.events.suffix(3) == [
+            "accepted #1 250", "finished #1 partiallyDelivered 1/2 \(Self.cancelledWords)", Self.droppedWords,
+        ])
+    }
+
     // MARK: BDAT
 
     @Test func pipelinedChunksWithoutLastEndInRSETAndTheSessionGoesOn() throws {
