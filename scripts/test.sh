@@ -45,4 +45,5 @@ python3 -m pytest -q -p no:cacheprovider Tests/hostile
 python3 scripts/check-readme-snippets.py
 swift build --package-path Tests/Downstream
 "$(swift build --package-path Tests/Downstream --show-bin-path)/ReadmeSnippets"
+scripts/check-nio-free.sh
 echo "test: all tests passed"

@@ -41,6 +41,7 @@ package struct ResolvedAddress: Sendable, CustomStringConvertible {
 package struct ResolutionError: Error, Hashable, Sendable, CustomStringConvertible {
     package var message: String
     package var description: String { message }
+    package init(message: String) { self.message = message }
 }
 
 /// Name resolution with getaddrinfo: IPv4 and IPv6, in the resolver's preferred order.

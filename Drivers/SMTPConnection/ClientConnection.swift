@@ -51,7 +51,8 @@ public final class ClientConnection {
     private let outputHighWater: Int
     /// `quit()` was called: QUIT follows once the last queued message has started.
     private var quitWhenQueueEmpty = false
-    private var queue: [(OutgoingMessage, Completion)] = []
+    private var queue: [Queued] = []
+    private var nextTicket: UInt64 = 1
     private let supplier: MessageSupplier?
     /// Session events (greeting, capabilities, TLS, transcript lines, failure), for observers.
     public var onEvent: SessionObserver?
@@ -70,9 +71,16 @@ public final class ClientConnection {
     private var closeRequested = false
     private var now: SMTPInstant = .zero
 
+    private struct Queued {
+        var message: OutgoingMessage
+        var completion: Completion
+        var ticket: MessageTicket
+    }
+
     private struct InFlight {
         var message: OutgoingMessage
         var completion: Completion
+        var ticket: MessageTicket
         /// This round's pass over the content.
         var reader: (any MessageReader)?
     }
@@ -145,16 +153,57 @@ public final class ClientConnection {
         // A supplier's messages were never taken: nothing to complete for them.
     }
 
-    /// Queues a message (the session API); it starts as soon as the engine allows.
-    public func enqueue(_ message: OutgoingMessage, completion: @escaping Completion, at now: SMTPInstant) {
+    /// Queues a message (the session API); it starts as soon as the engine allows. The ticket
+    /// names it for `cancelMessage`.
+    @discardableResult
+    public func enqueue(_ message: OutgoingMessage, completion: @escaping Completion, at now: SMTPInstant) -> MessageTicket {
         self.now = now
+        let ticket = makeTicket()
         guard !closeRequested else {
             completion(.notAttempted(message.envelope, because: .sessionEnded(machine.failure ?? .connectionClosed(.idle))))
-            return
+            return ticket
         }
-        queue.append((message, completion))
+        queue.append(Queued(message: message, completion: completion, ticket: ticket))
         startMessages()
         process()
+        return ticket
+    }
+
+    /// Withdraws one message: its caller's task was cancelled, or its deadline passed. Its
+    /// completion runs before this returns, with failure `.cancelled(reason)`, and its content
+    /// is not read again. Still queued, it completes `.notAttempted` (safe to send again) and
+    /// the others move up; in flight, the engine decides what the wire needs
+    /// (`SMTPMachine.cancelTransaction`): the session goes on after it, unless its data had
+    /// begun (then the connection is dropped, and the messages queued behind it end as they do
+    /// when a connection is lost). A message already completed: a no-op.
+    public func cancelMessage(_ ticket: MessageTicket, because reason: CancelReason, at now: SMTPInstant) {
+        self.now = now
+        if let position = queue.firstIndex(where: { $0.ticket == ticket }) {
+            let withdrawn = queue.remove(at: position)
+            withdrawn.completion(.notAttempted(withdrawn.message.envelope, because: .cancelled(reason)))
+            if queue.isEmpty, quitWhenQueueEmpty { machine.quit(at: now) }
+            process()
+            return
+        }
+        guard let id = inFlight.first(where: { $0.value.ticket == ticket })?.key else { return }
+        if let (deferred, _) = deferredBody, deferred == id { deferredBody = nil }
+        inFlight[id]?.reader = nil
+        machine.cancelTransaction(id, because: reason, at: now)
+        process()
+    }
+
+    /// Resets the session before the next message, as a pool does with a connection that sat
+    /// idle: RSET goes out when the session is ready with nothing in flight, and is ignored
+    /// otherwise (`SMTPMachine.resetBeforeNextTransaction`). Call it before the `enqueue`.
+    public func resetBeforeNextMessage(at now: SMTPInstant) {
+        self.now = now
+        machine.resetBeforeNextTransaction(at: now)
+        process()
+    }
+
+    private func makeTicket() -> MessageTicket {
+        defer { nextTicket += 1 }
+        return MessageTicket(rawValue: nextTicket)
     }
 
     /// Ends the session with QUIT once the messages queued and in flight are done. QUIT is
@@ -339,19 +388,19 @@ public final class ClientConnection {
 
     private func startMessages() {
         while peek({ $0.canStartTransaction }) {
-            let next: (OutgoingMessage, Completion)
+            let next: Queued
             if !queue.isEmpty {
                 next = queue.removeFirst()
             } else if let supplied = supplier?() {
-                next = supplied
+                next = Queued(message: supplied.0, completion: supplied.1, ticket: makeTicket())
             } else {
                 return
             }
             do {
-                let id = try machine.startTransaction(next.0.envelope, at: now)
-                inFlight[id] = InFlight(message: next.0, completion: next.1)
+                let id = try machine.startTransaction(next.message.envelope, at: now)
+                inFlight[id] = InFlight(message: next.message, completion: next.completion, ticket: next.ticket)
             } catch {
-                next.1(.notAttempted(next.0.envelope, because: .local(error)))
+                next.completion(.notAttempted(next.message.envelope, because: .local(error)))
             }
         }
     }
@@ -386,8 +435,8 @@ public final class ClientConnection {
         let error = machine.failure ?? .connectionClosed(.idle)
         let waiting = queue
         queue.removeAll()
-        for (message, completion) in waiting {
-            completion(.notAttempted(message.envelope, because: .sessionEnded(error)))
+        for queued in waiting {
+            queued.completion(.notAttempted(queued.message.envelope, because: .sessionEnded(error)))
         }
     }
 }

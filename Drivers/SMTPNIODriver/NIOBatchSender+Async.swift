@@ -4,14 +4,16 @@ import SMTPConnection
 import SMTPCore
 
 /// The async/await face: the batch runs on an event loop while the caller awaits, blocking no
-/// thread (the host name is resolved first, in the caller's task).
+/// thread (the host name is resolved on NIO's shared thread pool).
 extension NIOBatchSender {
     /// Sends `messages` over this sender's sessions on `loop` (by default one of NIO's shared
     /// event loops), returning their outcomes in order. Throws only a caller's mistake, before
     /// any I/O (`SMTPClientError`).
     public func send(_ messages: [OutgoingMessage],
                      on loop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()) async throws -> [MessageOutcome] {
-        let job = AsyncBatch(sender: self, prepared: try prepare(), messages: messages)
+        var prepared = try prepare()
+        prepared.addresses = try await resolve(on: loop).get()
+        let job = AsyncBatch(sender: self, prepared: prepared, messages: messages)
         return try await loop.flatSubmit {
             job.start(on: loop)
         }.get()

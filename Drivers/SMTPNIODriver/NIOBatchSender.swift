@@ -48,7 +48,9 @@ public final class NIOBatchSender {
     /// Do not call it from an event loop or an async task (it blocks).
     public func run(count: Int, makeMessage: @escaping (Int) -> OutgoingMessage,
                     completion: @escaping (Int, MessageOutcome) -> Void) throws(SMTPClientError) -> Summary {
-        let prepared = try prepare()
+        var prepared = try prepare()
+        // This thread would wait anyway: resolve here, and the loop never blocks.
+        prepared.addresses = resolve()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         // The closures are handed over whole: this thread waits while the loop uses them.
@@ -66,12 +68,17 @@ public final class NIOBatchSender {
     }
 
     /// Runs the batch on `loop`, which must be the calling thread's loop: every closure runs
-    /// there. The future gives the summary once every message has its outcome. Name resolution
-    /// (getaddrinfo) runs here, before the first connect, and may block for a host name.
+    /// there. The future gives the summary once every message has its outcome. The server's name
+    /// is resolved (getaddrinfo, which blocks) on NIO's shared thread pool, never on the loop.
     public func start(on loop: any EventLoop, count: Int, makeMessage: @escaping (Int) -> OutgoingMessage,
                       completion: @escaping (Int, MessageOutcome) -> Void) throws(SMTPClientError) -> EventLoopFuture<Summary> {
         loop.preconditionInEventLoop()
-        return start(prepared: try prepare(), on: loop, count: count, makeMessage: makeMessage, completion: completion)
+        let prepared = try prepare()
+        return resolve(on: loop).assumeIsolated().flatMap { [self] addresses in
+            var resolved = prepared
+            resolved.addresses = addresses
+            return start(prepared: resolved, on: loop, count: count, makeMessage: makeMessage, completion: completion)
+        }.nonisolated()
     }
 
     /// Convenience: sends the given messages, returning their outcomes in order.
@@ -83,22 +90,35 @@ public final class NIOBatchSender {
 
     // MARK: The batch
 
-    /// What is checked and made before any I/O: the options, the TLS context, the addresses.
+    /// What is checked and made before any I/O: the options, the TLS context; then the addresses.
     struct Prepared {
         var tlsContext: TLSClientContext?
-        var addresses: Result<[ResolvedAddress], ResolutionError>
+        var addresses: Result<[ResolvedAddress], ResolutionError> = .failure(ResolutionError(message: "not resolved"))
     }
 
     func prepare() throws(SMTPClientError) -> Prepared {
         try options.validate()
-        let tlsContext = try options.makeTLSContext()
-        let addresses: Result<[ResolvedAddress], ResolutionError>
+        return Prepared(tlsContext: try options.makeTLSContext())
+    }
+
+    /// Resolves the server's name on the calling thread (it may block).
+    func resolve() -> Result<[ResolvedAddress], ResolutionError> {
+        Self.resolve(options)
+    }
+
+    /// Resolves the server's name on NIO's shared thread pool; the future completes on `loop`.
+    func resolve(on loop: any EventLoop) -> EventLoopFuture<Result<[ResolvedAddress], ResolutionError>> {
+        let options = options
+        return NIOThreadPool.singleton.runIfActive(eventLoop: loop) { Self.resolve(options) }
+            .flatMapErrorThrowing { error in .failure(ResolutionError(message: "name resolution did not run: \(error)")) }
+    }
+
+    private static func resolve(_ options: ClientOptions) -> Result<[ResolvedAddress], ResolutionError> {
         do throws(ResolutionError) {
-            addresses = .success(try AddressResolver.resolve(options))
+            return .success(try AddressResolver.resolve(options))
         } catch {
-            addresses = .failure(error)
+            return .failure(error)
         }
-        return Prepared(tlsContext: tlsContext, addresses: addresses)
     }
 
     func start(prepared: Prepared, on loop: any EventLoop, count: Int, makeMessage: @escaping (Int) -> OutgoingMessage,

@@ -79,6 +79,8 @@ enum SendmailMode {
             return reply.code.isTransientNegative ? tempFail : unavailable
         case .noRecipientsAccepted, .recipientsRefused:
             return noUser
+        case .cancelled:
+            return tempFail
         case .local(let error):
             return status(of: error, local: true)
         case .sessionEnded(let error):
@@ -102,7 +104,7 @@ enum SendmailMode {
         case .transportFailed(.resolution, _): return noHost
         case .transportFailed(.connect, _): return unavailable
         case .timeout, .connectionClosed, .transportFailed: return tempFail
-        case .cancelled: return tempFail
+        case .cancelled, .messageCancelled: return tempFail
         }
     }
 }

@@ -19,6 +19,7 @@ let package = Package(
                 .product(name: "SMTPConnection", package: "smtp-machine"),
                 .product(name: "SMTPSocketDriver", package: "smtp-machine"),
                 .product(name: "SMTPUVDriver", package: "smtp-machine"),
+                .product(name: "SMTPNIODriver", package: "smtp-machine"),
                 .product(name: "SMTPMessage", package: "smtp-machine"),
                 .product(name: "SMTPMessageContent", package: "smtp-machine"),
             ],

@@ -11,11 +11,13 @@ enum Driver: String, CaseIterable, CustomStringConvertible, Sendable {
     case uv
     case nio
 
-    /// The drivers the integration tests run through: socket and uv, and nio as well when the
-    /// environment's SMTP_SEND_DRIVERS lists it (as for Tests/cli; not yet by default).
+    /// The drivers the integration tests run through: all three, unless the environment's
+    /// SMTP_SEND_DRIVERS names fewer (as for Tests/cli).
     static var allCases: [Driver] {
-        let listed = ProcessInfo.processInfo.environment["SMTP_SEND_DRIVERS"]?.split(separator: ",") ?? []
-        return listed.contains("nio") ? [.socket, .uv, .nio] : [.socket, .uv]
+        guard let listed = ProcessInfo.processInfo.environment["SMTP_SEND_DRIVERS"]?.split(separator: ",") else {
+            return [.socket, .uv, .nio]
+        }
+        return [Driver.socket, .uv, .nio].filter { listed.contains(Substring("\($0)")) }
     }
 
     var description: String { rawValue }

@@ -17,12 +17,16 @@ struct ErrorCodeTests {
             .noCommonAuthenticationMechanism(offered: []), .authenticationFailed(reply), .authenticationAborted(.invalidChallenge),
             .timeout(.mail), .connectionClosed(.mail), .transportFailed(.reset, .mail), .transportFailed(.tls(code: 1, reason: "x"), .mail),
             .couldNotConnect(.connect(address: "127.0.0.1:25", reason: .refused)), .couldNotConnect(.resolution("x")), .cancelled,
+            .messageCancelled(.cancelled),
         ]
         let codes = errors.map(\.code)
         #expect(Set(codes).count == codes.count, "\(codes)")
         #expect(SMTPError.certificateRejected("expired").code == "tls-certificate-rejected")
         #expect(SMTPError.couldNotConnect(.connect(address: "a", reason: .refused)).code == "transport-connect-refused")
         #expect(TransactionFailure.sessionEnded(.timeout(.greeting)).code == "timeout")
+        #expect([TransactionFailure.cancelled(.cancelled), .cancelled(.deadlineExceeded)].map(\.code)
+                == ["cancelled", "deadline-exceeded"])
+        #expect(SMTPError.messageCancelled(.deadlineExceeded).code == "message-cancelled")
         #expect(SMTPError.startTLSRefused(reply).reply == reply)
         #expect(SMTPError.timeout(.greeting).reply == nil)
     }

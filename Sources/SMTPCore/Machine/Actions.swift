@@ -58,8 +58,13 @@ public enum TransactionFailure: Hashable, Sendable, CustomStringConvertible {
     case local(SMTPError)
     /// The session ended under the transaction.
     case sessionEnded(SMTPError)
+    /// The caller withdrew the message (`SMTPMachine.cancelTransaction`). The outcome says how
+    /// far it got: `.notDelivered` when nothing that could deliver it reached the server,
+    /// `.unknown` when its end of data had already gone out.
+    case cancelled(CancelReason)
 
-    /// A stable identifier for programs; a session that ended gives its error's code.
+    /// A stable identifier for programs; a session that ended gives its error's code, a
+    /// cancelled message its reason's ("cancelled", "deadline-exceeded").
     public var code: String {
         switch self {
         case .senderRefused: "sender-refused"
@@ -68,6 +73,7 @@ public enum TransactionFailure: Hashable, Sendable, CustomStringConvertible {
         case .dataRefused: "data-refused"
         case .messageRefused: "message-refused"
         case .local(let error), .sessionEnded(let error): error.code
+        case .cancelled(let reason): reason.code
         }
     }
 
@@ -81,6 +87,7 @@ public enum TransactionFailure: Hashable, Sendable, CustomStringConvertible {
         case .messageRefused(let reply): "message refused: \(reply)"
         case .local(let error): "\(error)"
         case .sessionEnded(let error): "\(error)"
+        case .cancelled(let reason): "\(reason)"
         }
     }
 }

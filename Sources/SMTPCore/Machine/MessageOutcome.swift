@@ -10,7 +10,8 @@ public struct RecipientOutcome: Hashable, Sendable, CustomStringConvertible {
         case refused
         /// The data went out but no reply about it came: the server may or may not have it.
         case unknown
-        /// The session ended before the server said anything that decides this recipient.
+        /// The session ended, or the caller withdrew the message, before the server said anything
+        /// that decides this recipient (a 250 to its RCPT decides nothing without the data).
         case notAttempted
     }
 
@@ -70,8 +71,9 @@ public struct MessageOutcome: Hashable, Sendable, CustomStringConvertible {
     /// Why not every recipient got it; nil when all did.
     public let failure: TransactionFailure?
     /// Nothing of the message reached the server and nothing was decided about it (refused at
-    /// MAIL with a 4xx, or the connection ended before that): sending it again, on another
-    /// session, cannot deliver it twice.
+    /// MAIL with a 4xx, or the connection ended before that), or the caller withdrew it before
+    /// its end of data went out and no reply had decided a recipient: sending it again, on
+    /// another session, cannot deliver it twice.
     public let isSafeToRetry: Bool
 
     /// An outcome with these values (the engine makes them; tests and drivers may too).

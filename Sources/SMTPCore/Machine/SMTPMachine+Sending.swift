@@ -65,7 +65,10 @@ extension SMTPMachine {
             transactions.insert(transaction, at: 0)
             return true
         }
-        for refused in transaction.refuseDeferred() {
+        let refused = transaction.refuseDeferred()
+        // A cancelled message's outcome went out when it was cancelled.
+        guard transaction.cancelled == nil else { return true }
+        for refused in refused {
             emit(.recipient(transaction.id, index: refused.index, refused.reply!))
         }
         emit(.transactionFinished(transaction.id, transaction.outcome()))
@@ -131,6 +134,9 @@ extension SMTPMachine {
         let smtpUTF8 = transactions[index].needsSMTPUTF8
         // SIZE= only where the server takes it.
         let size = capabilities.contains(.size) ? envelope.size : nil
+        if transactions[index].retryRound == nil {
+            transactions[index].firstWrite = (output.count, outputHandovers)
+        }
         writeCommand(.mail(transactions[index].id)) {
             CommandWriters.mail(envelope, size: size, smtpUTF8: smtpUTF8, into: &$0)
         }
@@ -239,6 +245,7 @@ extension SMTPMachine {
         }
         if configuration.emitsTranscript { emit(.transcript(.data(byteCount: transactions[index].wireBytes))) }
         transactions[index].step = .ended
+        transactions[index].endHandover = outputHandovers
         // LMTP: one reply per accepted recipient (RFC 2033 §4.2).
         let replies = transactions[index].lmtp ? max(1, transactions[index].accepted.count) : 1
         for _ in 0..<replies { expect(.dataEnd(id)) }
@@ -261,6 +268,7 @@ extension SMTPMachine {
         transactions[index].wireBytes += size
         if last {
             transactions[index].step = .ended
+            transactions[index].endHandover = outputHandovers
             if configuration.emitsTranscript { emit(.transcript(.data(byteCount: transactions[index].wireBytes))) }
         }
     }
@@ -355,7 +363,7 @@ extension SMTPMachine {
             // complete (and then fails as unsolicited), never an endless wait.
             best = (unparsedSince + timeouts.command, .unsolicitedReply)
         }
-        if failure == nil, transactions.contains(where: { $0.step == .body }) {
+        if failure == nil, transactions.contains(where: { $0.step == .body && $0.cancelled == nil }) {
             let bodyDue = lastBodyActivity + timeouts.dataBlock
             if best == nil || bodyDue < best!.at { best = (bodyDue, .dataBlock) }
         }

@@ -57,7 +57,8 @@ extension SMTPMachine {
         actions.filter { if case .event = $0 { true } else { false } }
         output.removeAll(keepingCapacity: true)
         bodyRequested = false
-        for transaction in transactions {
+        // A cancelled message's outcome went out when it was cancelled.
+        for transaction in transactions where transaction.cancelled == nil {
             emit(.transactionFinished(transaction.id, transaction.outcome(sessionError: error)))
         }
         transactions.removeAll(keepingCapacity: true)
@@ -88,6 +89,13 @@ extension SMTPMachine {
         }
         if failure == nil { emit(.sessionClosed) }
         closeConnection()
+    }
+
+    /// A withdrawn message took the QUIT written behind it along (neither reached the driver):
+    /// the session is ready again, and QUIT follows anew.
+    mutating func unwindUnsentQuit() {
+        guard case .quitting = state else { return }
+        state = .ready
     }
 
     mutating func closeConnection() {
@@ -437,11 +445,19 @@ extension SMTPMachine {
     private mutating func handleRecipientReply(_ reply: SMTPReply, transaction index: Int, index recipient: Int)
         throws(Transaction.Misfit) {
         let verdict = try transactions[index].recipientReplied(reply, recipient: recipient, pipelining: usesPipelining)
-        if verdict == .report { emit(.recipient(transactions[index].id, index: recipient, reply)) }
+        if verdict == .report, transactions[index].cancelled == nil {
+            emit(.recipient(transactions[index].id, index: recipient, reply))
+        }
     }
 
     private mutating func handleDataReply(_ reply: SMTPReply, transaction index: Int) throws(Transaction.Misfit) {
         let id = transactions[index].id
+        if let reason = transactions[index].cancelled, reply.code == .startMailInput, !transactions[index].accepted.isEmpty {
+            // Cancelled with DATA in flight, and the server now waits for the content of a
+            // message with recipients: no byte may follow, and DATA cannot be aborted.
+            fail(.messageCancelled(reason), quit: false)
+            return
+        }
         switch try transactions[index].dataReplied(reply) {
         case .sendBody:
             requestBody(id, fromStart: true)

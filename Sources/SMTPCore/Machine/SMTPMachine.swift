@@ -102,6 +102,9 @@ public struct SMTPMachine: Sendable {
     var headSince: SMTPInstant = .zero
     var actions = FIFO<SMTPAction>()
     var output: [UInt8] = []
+    /// How many times the driver took the output (`takeOutput`): bytes written while it holds
+    /// its value have not reached the driver yet.
+    var outputHandovers: UInt64 = 0
     /// BDAT chunk assembly, reused.
     var scratch: [UInt8] = []
     /// Transactions in flight, oldest first: at most one finishing and one being sent.
@@ -340,6 +343,7 @@ public struct SMTPMachine: Sendable {
     /// copying, so a driver that clears its buffer after each write never makes the engine allocate.
     public mutating func takeOutput(into buffer: inout [UInt8]) {
         commandAwaitingHandover = false
+        outputHandovers &+= 1
         if buffer.isEmpty {
             swap(&buffer, &output)
         } else {

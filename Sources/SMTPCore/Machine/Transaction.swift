@@ -60,6 +60,15 @@ struct Transaction: Sendable {
     var dataReply: SMTPReply?
     /// Some message content went on the wire in some round.
     var contentSent = false
+    /// Where the first round's MAIL begins in the engine's output, and the output's handover
+    /// count then (`SMTPMachine.outputHandovers`): while that count holds, none of this
+    /// message's bytes has reached the driver. Nil until MAIL is written.
+    var firstWrite: (offset: Int, handover: UInt64)?
+    /// The output's handover count when the end of the data (final dot or BDAT LAST) was written.
+    var endHandover: UInt64 = 0
+    /// The caller withdrew the message: its outcome is reported, nothing more of it is written,
+    /// and its remaining replies are read without a word.
+    var cancelled: CancelReason?
 
     init(id: TransactionID, envelope: Envelope, usesChunking: Bool, needsSMTPUTF8: Bool, lmtp: Bool) {
         self.id = id
@@ -321,18 +330,17 @@ struct Transaction: Sendable {
         return refused
     }
 
-    /// The outcome once the transaction is over; `sessionError` when the session ended under it.
-    func outcome(sessionError: SMTPError? = nil) -> MessageOutcome {
+    /// Every recipient's result, with the replies of deferrals that decided nothing taken out.
+    private var settledResults: [RecipientOutcome] {
         var recipients = results
         for recipient in deferred where recipients[recipient].status == .notAttempted {
-            recipients[recipient].reply = nil // the deferral decided nothing: the session ended first
+            recipients[recipient].reply = nil // the deferral decided nothing: the transaction ended first
         }
-        if sessionError != nil, step == .ended, !finalReplyReceived, !sentEmptyData, roundFailure == nil {
-            // The end of the data went out and its reply never came.
-            for recipient in accepted where recipients[recipient].status == .notAttempted {
-                recipients[recipient].status = .unknown
-            }
-        }
+        return recipients
+    }
+
+    /// The message's status from its recipients', and how many got it.
+    private static func status(of recipients: [RecipientOutcome]) -> (MessageOutcome.Status, delivered: Int) {
         var delivered = 0
         var unknown = 0
         for recipient in recipients {
@@ -342,16 +350,44 @@ struct Transaction: Sendable {
             case .refused, .notAttempted: break
             }
         }
-        let status: MessageOutcome.Status
-        if unknown > 0 {
-            status = .unknown
-        } else if delivered == recipients.count {
-            status = .delivered
-        } else if delivered > 0 {
-            status = .partiallyDelivered
-        } else {
-            status = .notDelivered
+        if unknown > 0 { return (.unknown, delivered) }
+        if delivered == recipients.count { return (.delivered, delivered) }
+        return (delivered > 0 ? .partiallyDelivered : .notDelivered, delivered)
+    }
+
+    /// The outcome of a message the caller withdraws now. `endPending`: its end of data reached
+    /// the driver and the reply that decides it has not come, so every recipient of this round
+    /// the server may have taken (accepted at RCPT, or not answered yet when BDAT went ahead of
+    /// the RCPT replies) is `.unknown`, and the message is not safe to send again. Otherwise
+    /// nothing of it can be delivered any more: a recipient accepted at RCPT stays
+    /// `.notAttempted` (the server took no data for it), and it is safe to send again when no
+    /// reply decided any recipient, the rule of every outcome.
+    func cancelledOutcome(_ reason: CancelReason, endPending: Bool) -> MessageOutcome {
+        var recipients = settledResults
+        if endPending {
+            for position in 0..<roundCount {
+                let recipient = recipientIndex(atRoundPosition: position)
+                if recipients[recipient].status == .notAttempted, !deferred.contains(recipient) {
+                    recipients[recipient].status = .unknown
+                }
+            }
         }
+        let (status, _) = Self.status(of: recipients)
+        let safe = retryRound == nil && !endPending && recipients.allSatisfy { $0.status == .notAttempted }
+        return MessageOutcome(status: status, recipients: recipients, dataReply: dataReply,
+                              failure: status == .delivered ? nil : .cancelled(reason), isSafeToRetry: safe)
+    }
+
+    /// The outcome once the transaction is over; `sessionError` when the session ended under it.
+    func outcome(sessionError: SMTPError? = nil) -> MessageOutcome {
+        var recipients = settledResults
+        if sessionError != nil, step == .ended, !finalReplyReceived, !sentEmptyData, roundFailure == nil {
+            // The end of the data went out and its reply never came.
+            for recipient in accepted where recipients[recipient].status == .notAttempted {
+                recipients[recipient].status = .unknown
+            }
+        }
+        let (status, delivered) = Self.status(of: recipients)
         var failure: TransactionFailure?
         if status != .delivered {
             // A later round in which none was accepted still leaves the earlier rounds' deliveries.

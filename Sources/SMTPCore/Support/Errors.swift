@@ -264,6 +264,10 @@ public enum SMTPError: Error, Hashable, Sendable, CustomStringConvertible {
     case transportFailed(TransportFailure, SMTPPhase)
     /// The caller cancelled the session (`SMTPMachine.cancel(at:)`).
     case cancelled
+    /// The caller cancelled a message whose data could not be stopped any other way (its
+    /// content was streaming after DATA, or its end of data had gone out): the connection was
+    /// dropped, and the session ended with it.
+    case messageCancelled(CancelReason)
 
     /// The error in words, for people; `code` is the stable identifier for programs.
     public var description: String {
@@ -303,6 +307,7 @@ public enum SMTPError: Error, Hashable, Sendable, CustomStringConvertible {
             case .reset, .io, .tls: "\(failure) during \(phase)"
             }
         case .cancelled: "cancelled"
+        case .messageCancelled(let reason): "connection dropped: a message was withdrawn (\(reason))"
         }
     }
 }
@@ -359,6 +364,7 @@ extension SMTPError {
             case .tls: "transport-tls"
             }
         case .cancelled: "cancelled"
+        case .messageCancelled: "message-cancelled"
         }
     }
 
@@ -372,7 +378,7 @@ extension SMTPError {
         case .invalidAddress, .invalidHeloName, .invalidParameter, .noRecipients, .extensionRequired, .messageTooLarge,
              .invalidBody, .misuse, .protocolViolation, .tlsNotOffered, .tlsHandshakeFailed, .certificateRejected,
              .authenticationRequiresTLS, .authenticationNotOffered, .noCommonAuthenticationMechanism, .authenticationAborted,
-             .timeout, .connectionClosed, .transportFailed, .cancelled:
+             .timeout, .connectionClosed, .transportFailed, .cancelled, .messageCancelled:
             nil
         }
     }

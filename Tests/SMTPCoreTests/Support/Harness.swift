@@ -22,6 +22,19 @@ struct TestMessage {
     }
 }
 
+/// What the application does at points a script cannot reach (inside one drain).
+struct Hooks {
+    /// Transactions cancelled right after `startTransaction`, before any output is taken.
+    var cancelOnStart: Set<UInt64> = []
+    /// Cancels this transaction right after giving it this body piece (the piece count: after
+    /// the end of the body), before the output is taken.
+    var cancelAfterPiece: (transaction: UInt64, piece: Int)?
+    /// A body request for this piece is left unanswered (the content is slow to come).
+    var holdBodyAtPiece: Int?
+    /// Message positions (0 for the first started) before which the session is reset.
+    var resetBeforeMessage: Set<Int> = []
+}
+
 /// What one run of a script produced.
 struct RunResult: Equatable {
     var clientBytes: [UInt8]
@@ -31,8 +44,16 @@ struct RunResult: Equatable {
     var startErrors: [String]
     /// Every `.transactionFinished` outcome, in order.
     var outcomes: [MessageOutcome] = []
+    /// Every `.sendBody` request, as "#id piece" (the piece the harness would give next). Not
+    /// compared: split strategies cut bodies into different pieces.
+    var bodyRequests: [String] = []
 
     var clientText: String { String(decoding: clientBytes, as: UTF8.self) }
+
+    static func == (lhs: RunResult, rhs: RunResult) -> Bool {
+        lhs.clientBytes == rhs.clientBytes && lhs.events == rhs.events && lhs.closed == rhs.closed
+            && lhs.failure == rhs.failure && lhs.startErrors == rhs.startErrors && lhs.outcomes == rhs.outcomes
+    }
 }
 
 /// Drives an engine through a script with a virtual clock, the way a real driver would.
@@ -46,6 +67,9 @@ struct Harness {
     var marksLastChunk = true
     var strategy: SplitStrategy
     var generator: SplitStrategy.Generator
+    var hooks = Hooks()
+    var bodyRequests: [String] = []
+    private var resetsDone: Set<Int> = []
 
     var client: [UInt8] = []
     var events: [String] = []
@@ -76,12 +100,24 @@ struct Harness {
             case .startTLS:
                 tlsRequested = true
             case .readyForTransaction:
+                let position = started.count
+                if !messages.isEmpty, hooks.resetBeforeMessage.contains(position), !resetsDone.contains(position) {
+                    resetsDone.insert(position)
+                    machine.resetBeforeNextTransaction(at: now)
+                    // Without PIPELINING the next message waits for the reply to RSET.
+                    guard machine.canStartTransaction else { continue }
+                }
                 // Start the next message that the engine accepts; quit when none is left.
                 var startedOne = false
                 while !startedOne, !messages.isEmpty {
                     let message = messages.removeFirst()
                     do {
                         let id = try machine.startTransaction(message.envelope, at: now)
+                        defer {
+                            if hooks.cancelOnStart.contains(id.rawValue) {
+                                machine.cancelTransaction(id, because: .cancelled, at: now)
+                            }
+                        }
                         // Message content is re-chunked by the strategy too (boundaries matter for stuffing).
                         let joined = message.chunks.flatMap { $0 }
                         bodyPieces[id] = strategyPieces(message.chunks, joined: joined)
@@ -101,6 +137,8 @@ struct Harness {
                 if fromStart { bodyCursor[id] = 0 }
                 let pieces = bodyPieces[id] ?? []
                 let cursor = bodyCursor[id] ?? 0
+                bodyRequests.append("\(id) \(cursor)")
+                if hooks.holdBodyAtPiece == cursor { continue }
                 do {
                     if cursor < pieces.count {
                         bodyCursor[id] = cursor + 1
@@ -111,6 +149,10 @@ struct Harness {
                     }
                 } catch {
                     Issue.record("body call failed: \(error)")
+                }
+                if let cancel = hooks.cancelAfterPiece, cancel.transaction == id.rawValue,
+                   cancel.piece == min(cursor + 1, pieces.count) {
+                    machine.cancelTransaction(id, because: .cancelled, at: now)
                 }
             case .event(let event):
                 events.append(describe(event))
@@ -154,7 +196,7 @@ struct Harness {
 
     var result: RunResult {
         RunResult(clientBytes: client, events: events, closed: closed, failure: machine.failure, startErrors: startErrors,
-                  outcomes: outcomes)
+                  outcomes: outcomes, bodyRequests: bodyRequests)
     }
 }
 
@@ -188,9 +230,10 @@ func describe(_ event: SMTPEvent) -> String {
 
 /// Runs `script` under `strategy`, checking client output against the script at every server step.
 func run(_ script: Script, configuration: SMTPConfiguration, messages: [TestMessage] = [],
-         quitWhenDone: Bool = true, strategy: SplitStrategy,
+         quitWhenDone: Bool = true, hooks: Hooks = Hooks(), strategy: SplitStrategy,
          sourceLocation: SourceLocation = #_sourceLocation) throws -> RunResult {
     var harness = try Harness(configuration: configuration, messages: messages, quitWhenDone: quitWhenDone, strategy: strategy)
+    harness.hooks = hooks
     var expected: [UInt8] = []
     harness.machine.connectionEstablished(at: harness.now)
     harness.drain()
@@ -235,6 +278,14 @@ func run(_ script: Script, configuration: SMTPConfiguration, messages: [TestMess
             harness.now = harness.now + .seconds(seconds)
             harness.machine.deadlineReached(at: harness.now)
             harness.drain()
+        case .cancel(let id, let reason):
+            guard checkClient(harness, "before CANCEL at step \(number + 1)") else { return harness.result }
+            harness.machine.cancelTransaction(id, because: reason, at: harness.now)
+            harness.drain()
+        case .reset:
+            guard checkClient(harness, "before RESET at step \(number + 1)") else { return harness.result }
+            harness.machine.resetBeforeNextTransaction(at: harness.now)
+            harness.drain()
         }
     }
     _ = checkClient(harness, "at the end")
@@ -247,12 +298,13 @@ func run(_ script: Script, configuration: SMTPConfiguration, messages: [TestMess
 /// Runs `script` under every split strategy, checks they all agree, and returns the result.
 @discardableResult
 func transcript(_ text: String, configuration: SMTPConfiguration = .test(), messages: [TestMessage] = [],
-                quitWhenDone: Bool = true, sourceLocation: SourceLocation = #_sourceLocation) throws -> RunResult {
+                quitWhenDone: Bool = true, hooks: Hooks = Hooks(),
+                sourceLocation: SourceLocation = #_sourceLocation) throws -> RunResult {
     let script = Script(text)
     var first: RunResult?
     for strategy in SplitStrategy.allCases {
         let result = try run(script, configuration: configuration, messages: messages,
-                             quitWhenDone: quitWhenDone, strategy: strategy, sourceLocation: sourceLocation)
+                             quitWhenDone: quitWhenDone, hooks: hooks, strategy: strategy, sourceLocation: sourceLocation)
         if let first {
             #expect(result == first, "[\(strategy)] outcome differs from the whole-input run", sourceLocation: sourceLocation)
         } else {

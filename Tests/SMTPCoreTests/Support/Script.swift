@@ -11,6 +11,9 @@ import SMTPCore
 ///     CERTFAIL text      client must have asked for TLS; the certificate is refused
 ///     EOF                server closes the connection
 ///     WAIT seconds       the virtual clock advances; the engine is told
+///     CANCEL n [deadline] the application cancels transaction #n (reason `.cancelled`, or
+///                        `.deadlineExceeded` with "deadline")
+///     RESET              the application asks for a reset before the next transaction
 ///
 /// Blank lines and lines starting with "#" are ignored.
 struct Script {
@@ -20,6 +23,8 @@ struct Script {
         case tls(TLSFailure?)
         case eof
         case wait(seconds: Int)
+        case cancel(TransactionID, CancelReason)
+        case reset
     }
 
     var steps: [Step]
@@ -46,6 +51,12 @@ struct Script {
                 steps.append(.tls(.certificate(String(trimmed.dropFirst(9)))))
             } else if trimmed == "EOF" {
                 steps.append(.eof)
+            } else if trimmed.hasPrefix("CANCEL ") {
+                let words = trimmed.split(separator: " ")
+                let reason: CancelReason = words.count > 2 && words[2] == "deadline" ? .deadlineExceeded : .cancelled
+                steps.append(.cancel(TransactionID(rawValue: UInt64(words[1])!), reason))
+            } else if trimmed == "RESET" {
+                steps.append(.reset)
             } else if trimmed.hasPrefix("WAIT ") {
                 steps.append(.wait(seconds: Int(trimmed.dropFirst(5))!))
             } else {
