@@ -7,43 +7,43 @@ enum StopReason: Hashable, Sendable {
     case cancelled
     case deadlineExceeded
     case shutdown
-}
 
-/// The three places where the pool asks the engine (through `ClientConnection`) to decide:
-/// one function each, so wiring the engine's per-message cancel and reuse-RSET is a one-line
-/// change per function (see the branch wip-cancel).
-///
-/// Until those land: cancelling a message given to a connection cancels that connection's
-/// session (`ClientConnection.cancel`), which is what the engine then reports for every message
-/// on it (the pool carries one message per connection by default, so only that one); a message
-/// withdrawn before any connection took it reports `.sessionEnded(.cancelled)`; reuse sends
-/// nothing before the next message.
-enum EngineSeams {
-    /// The failure of a message withdrawn from the pool's own queue (never given to a connection).
-    static func withdrawnFailure(_ reason: StopReason) -> TransactionFailure {
-        switch reason {
-        case .cancelled, .deadlineExceeded, .shutdown: .sessionEnded(.cancelled)
+    /// The engine's word for it (a shutdown is the client's cancellation).
+    var engineReason: CancelReason {
+        switch self {
+        case .cancelled, .shutdown: .cancelled
+        case .deadlineExceeded: .deadlineExceeded
         }
     }
+}
 
-    /// Stops one message that a connection holds; the engine reports its outcome through the
-    /// message's completion.
-    static func cancel(_ ticket: MessageTicketSeam, on connection: ClientConnection, because reason: StopReason,
+/// The places where the pool hands a decision to the engine (through `ClientConnection`), one
+/// function each: the engine is the one protocol brain, the pool only says what it wants.
+enum EngineSeams {
+    /// The failure of a message withdrawn from the pool's own queue (never given to a
+    /// connection): the same words the engine gives a message it withdrew.
+    static func withdrawnFailure(_ reason: StopReason) -> TransactionFailure {
+        .cancelled(reason.engineReason)
+    }
+
+    /// Stops one message that a connection holds; the engine decides its outcome (withdrawn,
+    /// RSET after its replies, the connection dropped, or unknown once the final dot went out)
+    /// and reports it through the message's completion.
+    static func cancel(_ ticket: MessageTicket, on connection: ClientConnection, because reason: StopReason,
                        at now: SMTPInstant) {
-        connection.cancel(at: now)
+        connection.cancelMessage(ticket, because: reason.engineReason, at: now)
     }
 
     /// A connection that carried a message before takes another: RSET first (Postfix's client
-    /// does the same when it reuses a cached connection).
-    static func resetBeforeReuse(_ connection: ClientConnection, at now: SMTPInstant) {}
+    /// does the same when it reuses a cached connection); pipelined with the next MAIL where the
+    /// server offers PIPELINING.
+    static func resetBeforeReuse(_ connection: ClientConnection, at now: SMTPInstant) {
+        connection.resetBeforeNextMessage(at: now)
+    }
 
     /// Queues a message on a connection, returning what `cancel` needs to name it.
     static func enqueue(_ message: OutgoingMessage, on connection: ClientConnection, at now: SMTPInstant,
-                        completion: @escaping ClientConnection.Completion) -> MessageTicketSeam {
+                        completion: @escaping ClientConnection.Completion) -> MessageTicket {
         connection.enqueue(message, completion: completion, at: now)
-        return MessageTicketSeam()
     }
 }
-
-/// Stands for `ClientConnection.MessageTicket` until it exists.
-struct MessageTicketSeam: Hashable, Sendable {}

@@ -17,7 +17,7 @@ final class PendingSend: @unchecked Sendable {
     var id: RequestID?
     /// The cancellation handler ran before the send reached the loop.
     var cancelRequested = false
-    var ticket: MessageTicketSeam?
+    var ticket: MessageTicket?
     var deadlineTask: Scheduled<Void>?
 
     init(message: OutgoingMessage, logger: Logger, deadline: ContinuousClock.Instant?) {

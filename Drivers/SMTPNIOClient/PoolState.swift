@@ -164,7 +164,7 @@ struct PoolState {
     }
 
     /// The shutdown's grace period is over: every waiting request is withdrawn, every running one
-    /// stopped, every connection still connecting abandoned.
+    /// stopped (the engine decides its outcome at once), every connection still open abandoned.
     mutating func graceExpired(at now: ContinuousClock.Instant) {
         isShuttingDown = true
         graceOver = true
@@ -177,6 +177,12 @@ struct PoolState {
                 requests[request]!.stopping = .shutdown
                 actions.append(.stop(request, on: id, .shutdown))
             }
+        }
+        // Connections still open (a QUIT unanswered, a reply the engine still waits for) are
+        // abandoned: the grace period bounds the shutdown.
+        for id in connections.keys.sorted() {
+            connections[id]!.phase = .quitting
+            actions.append(.close(id))
         }
         dispatch(at: now)
     }

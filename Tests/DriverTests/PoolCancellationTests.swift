@@ -19,7 +19,7 @@ struct PoolCancellationTests {
         let queued = Task { try await client.send(second) }
         queued.cancel()
         let withdrawn = try await queued.value
-        #expect(withdrawn == PoolTest.withdrawn(second, .sessionEnded(.cancelled)))
+        #expect(withdrawn == PoolTest.withdrawn(second, .cancelled(.cancelled)))
         #expect(withdrawn.isSafeToRetry)
         // The server never saw the second message.
         #expect(server.snapshot.lines("MAIL").count == 1)
@@ -28,7 +28,7 @@ struct PoolCancellationTests {
         running.cancel()
         let stopped = try await running.value
         #expect(stopped.status == .unknown)
-        #expect(stopped.failure == .sessionEnded(.cancelled))
+        #expect(stopped.failure == .cancelled(.cancelled))
         #expect(!stopped.isSafeToRetry)
         #expect(server.snapshot.messages == [PoolTest.body(1)])
         await client.shutdown()
@@ -36,7 +36,9 @@ struct PoolCancellationTests {
 
     @Test func aSendCancelledWhileTheServerHoldsThe354IsNotDelivered() async throws {
         let server = try PoolTestServer { _, command in command == "DATA" ? .hold : nil }
-        let client = try PoolTest.client(port: server.port, pool: SMTPPoolConfiguration(maxConnections: 1))
+        // The engine keeps the connection until the DATA reply it waits for (or its timeout).
+        let client = try PoolTest.client(port: server.port, pool: SMTPPoolConfiguration(maxConnections: 1),
+                                         timeouts: Timeouts(all: .seconds(1)))
         let task = Task { try await client.send(PoolTest.message(1)) }
         #expect(await server.waitUntil { $0.lines("DATA").count == 1 })
         let clock = ContinuousClock()
@@ -45,7 +47,7 @@ struct PoolCancellationTests {
         let outcome = try await task.value
         #expect(cancelled.duration(to: clock.now) < .seconds(1))
         #expect(outcome.status == .notDelivered)
-        #expect(outcome.failure == .sessionEnded(.cancelled))
+        #expect(outcome.failure == .cancelled(.cancelled))
         #expect(outcome.isSafeToRetry)
         #expect(await server.waitUntil { $0.closed == 1 })
         #expect(server.snapshot.messages == [])
@@ -54,7 +56,9 @@ struct PoolCancellationTests {
 
     @Test func aDeadlineEndsASendTheServerNeverAnswers() async throws {
         let server = try PoolTestServer { _, command in command == "DATA" ? .hold : nil }
-        let client = try PoolTest.client(port: server.port, pool: SMTPPoolConfiguration(maxConnections: 1))
+        // The engine keeps the connection until the DATA reply it waits for (or its timeout).
+        let client = try PoolTest.client(port: server.port, pool: SMTPPoolConfiguration(maxConnections: 1),
+                                         timeouts: Timeouts(all: .seconds(1)))
         let clock = ContinuousClock()
         let start = clock.now
         let outcome = try await client.send(PoolTest.message(1), deadline: start + .milliseconds(300))
@@ -62,7 +66,8 @@ struct PoolCancellationTests {
         #expect(elapsed >= .milliseconds(300))
         #expect(elapsed < .seconds(1))
         #expect(outcome.status == .notDelivered)
-        #expect(outcome.failure == .sessionEnded(.cancelled))
+        #expect(outcome.failure == .cancelled(.deadlineExceeded))
+        #expect(outcome.isSafeToRetry)
         #expect(server.snapshot.messages == [])
         await client.shutdown()
     }
@@ -74,7 +79,7 @@ struct PoolCancellationTests {
         #expect(await server.waitUntil { $0.messages.count == 1 })
         let second = PoolTest.message(2)
         let outcome = try await client.send(second, deadline: .now + .milliseconds(100))
-        #expect(outcome == PoolTest.withdrawn(second, .sessionEnded(.cancelled)))
+        #expect(outcome == PoolTest.withdrawn(second, .cancelled(.deadlineExceeded)))
         #expect(server.snapshot.lines("MAIL").count == 1)
         running.cancel()
         _ = try await running.value

@@ -7,7 +7,7 @@ import SMTPTLS
 import Testing
 
 /// The pool against the rig: Postfix over STARTTLS with AUTH (one connection, one TLS handshake
-/// for 20 messages, seen in the transcript at trace level), and aiosmtpd (200 concurrent sends
+/// for 20 messages, RSET between them, seen in the transcript at trace level), and aiosmtpd (200 concurrent sends
 /// within maxConnections, every body byte for byte).
 @Suite("SMTPAsyncClient pool (rig)", .serialized)
 struct PoolRigTests {
@@ -37,6 +37,13 @@ struct PoolRigTests {
         #expect(verbs.filter { $0 == "STARTTLS" }.count == 1)
         #expect(verbs.filter { $0 == "AUTH" }.count == 1)
         #expect(verbs.filter { $0 == "MAIL" }.count == 20)
+        // RSET before every message after the first (reuse), and nowhere else.
+        #expect(verbs.filter { $0 == "RSET" }.count == 19)
+        let afterAuth = Array(verbs.drop { $0 != "AUTH" }.dropFirst())
+        // (Postfix offers CHUNKING: BDAT, then the content's transcript line.)
+        let expected: [String] = ["MAIL", "RCPT", "BDAT", "<MESSAGE"]
+            + Array(repeating: ["RSET", "MAIL", "RCPT", "BDAT", "<MESSAGE"], count: 19).flatMap { $0 } + ["QUIT"]
+        #expect(afterAuth == expected)
         #expect(verbs.last == "QUIT")
     }
 

@@ -35,7 +35,7 @@ struct PoolShutdownTests {
         #expect(outcomes.count == 3)
         // The one whose dot went out: the server may have it.
         #expect(outcomes.first?.status == .unknown)
-        let withdrawn: [MessageOutcome] = messages.dropFirst().map { PoolTest.withdrawn($0, .sessionEnded(.cancelled)) }
+        let withdrawn: [MessageOutcome] = messages.dropFirst().map { PoolTest.withdrawn($0, .cancelled(.cancelled)) }
         #expect(Array(outcomes.dropFirst()) == withdrawn)
         #expect(server.snapshot.lines("MAIL").count == 1)
         await #expect(throws: SMTPAsyncClientError.shutDown) { try await client.send(PoolTest.message(4)) }

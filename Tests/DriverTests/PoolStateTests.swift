@@ -78,7 +78,7 @@ struct PoolStateTests {
         state.connectionReady(1, at: Self.start)
         #expect(Self.take(&state) == [.connect(1), .send(1, on: 1, resetFirst: false)])
         state.stop(2, because: .cancelled, at: Self.start)
-        #expect(Self.take(&state) == [.finish(2, .notAttempted(.sessionEnded(.cancelled)))])
+        #expect(Self.take(&state) == [.finish(2, .notAttempted(.cancelled(.cancelled)))])
         state.stop(1, because: .deadlineExceeded, at: Self.start)
         #expect(Self.take(&state) == [.stop(1, on: 1, .deadlineExceeded)])
     }
