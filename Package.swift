@@ -9,6 +9,8 @@ import PackageDescription
 //   SMTPUVDriver      libuv: many sessions on one loop and one thread (UVBatchSender)
 //   SMTPNIODriver     SwiftNIO: sessions on an event loop (NIOBatchSender); the only target besides
 //                     smtp-send that depends on swift-nio, so users of the others never build it
+//   SMTPNIOClient     the async client for server applications: a connection pool on the NIO
+//                     driver, swift-log, swift-metrics, swift-service-lifecycle (only it uses them)
 //   SMTPMessage       the message builder: headers, MIME, encoders, a streaming renderer (pure)
 //   SMTPMessageContent  a built message as MessageContent, file attachments through FileContent
 //   smtp-send         the command-line client
@@ -22,6 +24,7 @@ let package = Package(
         .library(name: "SMTPSocketDriver", targets: ["SMTPSocketDriver"]),
         .library(name: "SMTPUVDriver", targets: ["SMTPUVDriver"]),
         .library(name: "SMTPNIODriver", targets: ["SMTPNIODriver"]),
+        .library(name: "SMTPNIOClient", targets: ["SMTPNIOClient"]),
         .library(name: "SMTPMessage", targets: ["SMTPMessage"]),
         .library(name: "SMTPMessageContent", targets: ["SMTPMessageContent"]),
     ],
@@ -30,6 +33,10 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
         // SMTPNIODriver only.
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        // SMTPNIOClient only.
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.4.0"),
     ],
     targets: [
         .target(
@@ -83,6 +90,17 @@ let package = Package(
             path: "Drivers/SMTPNIODriver"
         ),
         .target(
+            name: "SMTPNIOClient",
+            dependencies: [
+                "SMTPCore", "SMTPTLS", "SMTPConnection", "SMTPNIODriver",
+                .product(name: "NIO", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Drivers/SMTPNIOClient"
+        ),
+        .target(
             name: "SMTPMessageContent",
             dependencies: ["SMTPCore", "SMTPConnection", "SMTPMessage"],
             path: "Drivers/SMTPMessageContent"
@@ -110,7 +128,11 @@ let package = Package(
         ),
         .testTarget(
             name: "DriverTests",
-            dependencies: ["SMTPCore", "SMTPTLS", "SMTPConnection", "SMTPSocketDriver", "SMTPUVDriver", "SMTPNIODriver"],
+            dependencies: [
+                "SMTPCore", "SMTPTLS", "SMTPConnection", "SMTPSocketDriver", "SMTPUVDriver", "SMTPNIODriver", "SMTPNIOClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             path: "Tests/DriverTests"
         ),
         .testTarget(

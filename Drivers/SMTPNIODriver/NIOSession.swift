@@ -23,6 +23,7 @@ final class NIOSession {
     private let supplier: Supplier
     private let observer: SessionObserver?
     private let onClosed: (NIOSession) -> Void
+    private let idlePolicy: ClientConnection.IdlePolicy
 
     private var handler: NIOSessionHandler?
     /// The channel of the attempt under way (set by the channel initializer, before connect).
@@ -45,7 +46,9 @@ final class NIOSession {
     var retiring = false
 
     init(loop: any EventLoop, addresses: [ResolvedAddress], options: ClientOptions, tlsContext: TLSClientContext?,
+         idlePolicy: ClientConnection.IdlePolicy = .quitWhenIdle,
          supplier: @escaping Supplier, observer: SessionObserver?, onClosed: @escaping (NIOSession) -> Void) {
+        self.idlePolicy = idlePolicy
         self.loop = loop
         self.addresses = addresses
         self.options = options
@@ -70,6 +73,12 @@ final class NIOSession {
         } else {
             handler?.cancel()
         }
+    }
+
+    /// Acts on the connection once it runs (`NIOSessionHandler.perform`); false before or after.
+    @discardableResult
+    func perform(_ body: (ClientConnection) -> Void) -> Bool {
+        handler?.perform(body) ?? false
     }
 
     // MARK: Connecting
@@ -136,7 +145,7 @@ final class NIOSession {
         let helo = options.heloName ?? LocalName.heloName(localAddress: storage?.0, length: storage?.1 ?? 0)
         let connection = try ClientConnection(configuration: options.engineConfiguration(heloName: helo), tlsContext: tlsContext,
                                               tlsHost: options.host, tlsPort: options.port, chunkSize: options.chunkSize,
-                                              idlePolicy: .quitWhenIdle,
+                                              idlePolicy: idlePolicy,
                                               supplier: { [unowned self] in
                                                   guard !self.retiring, let next = self.supplier(self) else { return nil }
                                                   self.startedMessages += 1

@@ -142,6 +142,16 @@ final class NIOSessionHandler: ChannelInboundHandler {
         pump()
     }
 
+    /// Acts on the running connection (enqueue a message, quit, cancel one) from outside a
+    /// channel event, then writes what it produced. False when there is no live connection.
+    @discardableResult
+    func perform(_ body: (ClientConnection) -> Void) -> Bool {
+        guard let connection, !closing, !connection.isFinished else { return false }
+        body(connection)
+        pump()
+        return true
+    }
+
     // MARK: Output and time
 
     /// After every input: write pending output, move the deadline task, close when finished.
