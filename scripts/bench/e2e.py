@@ -104,6 +104,20 @@ def paired(name, ours, theirs, count, runs, input_path=None, watch=None):
     return result
 
 
+def nio_against_libuv(sink, one_kb, messages, runs):
+    """The SwiftNIO driver against the libuv driver, both smtp-send in load mode into smtp-sink,
+    1 KB messages, at 1, 50 and 500 sessions: `paired`'s "ours" is nio, "theirs" libuv."""
+    rows = []
+    for sessions in (1, 50, 500):
+        commands = [smtp_send(messages, sink, connections=sessions, driver=driver, extra=("--data", one_kb))
+                    for driver in ("nio", "uv")]
+        pair = paired(f"{sessions} session{'' if sessions == 1 else 's'} into smtp-sink: nio vs libuv",
+                      commands[0], commands[1], messages, runs)
+        rows.append({"sessions": sessions, "nio_msgs": pair["smtp_send_msgs"], "uv_msgs": pair["smtp_source_msgs"],
+                     "ratio": pair["ratio"], "run_ratios": pair["run_ratios"], "runs": runs})
+    return rows
+
+
 def single_send_alternated(runs=40, warmup=5):
     """One STARTTLS send into Postfix, certificate verified, smtp-send and curl alternated run by
     run (hyperfine runs one command's runs, then the other's, so drift between the two halves
@@ -151,6 +165,7 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--messages", type=int, default=10000)
     parser.add_argument("--quick", action="store_true", help="smaller counts, for a smoke run")
+    parser.add_argument("--only-drivers", action="store_true", help="only the SwiftNIO against libuv rows")
     args = parser.parse_args()
     runs, messages = args.runs, args.messages
     # The pairs this round's targets are judged on get more runs.
@@ -159,6 +174,11 @@ def main():
         runs, messages, target_runs = 1, 2000, 1
     sink, postfix = RIG["RIG_SINK_PORT"], RIG["RIG_POSTFIX_STARTTLS_PORT"]
     one_kb = message_file(1024)
+    if args.only_drivers:
+        text = json.dumps({"machine": machine(), "nio_vs_uv": nio_against_libuv(sink, one_kb, messages, target_runs)}, indent=2)
+        os.unlink(one_kb)
+        print(text)
+        return
     single = single_send_alternated(runs=1 if args.quick else 40, warmup=1 if args.quick else 5)
     results = {"machine": machine(), "pairs": [], "concurrency": [], "single_send": None, "big_message": None,
                "memory_per_session": None, "single_send_alternated": None}
@@ -196,6 +216,8 @@ def main():
         results["concurrency"][-1]["reuse_pair"] = reuse
         if "sink_cpu" in reuse:
             results["concurrency"][-1]["sink_cpu"] = reuse["sink_cpu"]
+
+    results["nio_vs_uv"] = nio_against_libuv(sink, one_kb, messages, target_runs)
 
     # A 1 GiB message streamed from a file: peak resident memory.
     big = message_file(1 << 30) if not args.quick else message_file(64 << 20)

@@ -267,6 +267,22 @@ def short_reply_target(rows):
             f"({replies / parser_seconds / 1e6:.1f} M replies/s, p50) | {verdict(ratio >= 0.5)} |"]
 
 
+def nio_rows(e2e):
+    """Issue 12: the SwiftNIO driver against the libuv driver, same run, per-run ratios."""
+    rows = e2e.get("nio_vs_uv") or []
+    if not rows:
+        return []
+    out = ["## The SwiftNIO driver against the libuv driver (issue 12)\n",
+           "Both are smtp-send in load mode (`--driver nio` and `--driver uv`, release build, 1 KB messages) "
+           "into smtp-sink, alternated run by run; the ratio is the median of the per-run ratios. "
+           "Aim: at least 0.8x.\n",
+           "| sessions | nio msg/s | libuv msg/s | ratio (runs) | verdict |", "|---:|---:|---:|---|---|"]
+    for row in rows:
+        out.append(f"| {row['sessions']} | {row['nio_msgs']:.0f} | {row['uv_msgs']:.0f} | **{row['ratio']}x** "
+                   f"({', '.join(str(r) for r in row['run_ratios'])}) | {verdict(row['ratio'] >= 0.8)} |")
+    return out + [""]
+
+
 def targets(micro, e2e, hyperfine, tls=None):
     rows = micro_rows(micro)
     lines = ["## Targets of this round (issue 14)\n", "| target | measured | verdict |", "|---|---|---|"]
@@ -373,6 +389,7 @@ def main():
                    f"**{row['ratio']}x** | {reuse} |")
     out.append("")
     out.append(f"![messages per second against concurrency]({args.chart})\n")
+    out.extend(nio_rows(e2e))
 
     out.append("## One STARTTLS send with certificate verification\n")
     out.append("Command: `hyperfine -N` over the same send to the local Postfix (STARTTLS, verified against "
