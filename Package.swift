@@ -121,6 +121,16 @@ let package = Package(
             dependencies: ["SMTPCore", "SMTPConnection"],
             path: "Fuzz/Sources/SMTPFuzzing"
         ),
+        // The async client under load (make bench) and its malloc count (the CI gate): a tool of
+        // this repository's, not a product.
+        .executableTarget(
+            name: "PoolLoad",
+            dependencies: [
+                "SMTPCore", "SMTPTLS", "SMTPConnection", "SMTPNIOClient",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/PoolLoad"
+        ),
         .testTarget(
             name: "SMTPCoreTests",
             dependencies: ["SMTPCore", "SMTPFuzzOracle"],

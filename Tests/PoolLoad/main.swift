@@ -1,0 +1,150 @@
+import Glibc
+import Logging
+import SMTPConnection
+import SMTPCore
+import SMTPNIOClient
+import SMTPTLS
+
+// The async client under load, for `make bench` and the malloc gate (not a product: a tool of
+// this repository's, built with the main package's tests).
+//
+//   PoolLoad load PORT MESSAGES TASKS CONNECTIONS RUN-ID [CA-FILE]
+//     MESSAGES sends from TASKS concurrent tasks through one SMTPAsyncClient (at most CONNECTIONS
+//     connections; STARTTLS verified against CA-FILE as "localhost" when given, else plaintext).
+//     Message i carries Message-ID <pool-i.RUN-ID@bench.test>. Prints one JSON object: counts,
+//     seconds, messages per second, peak connections, handshakes, and each delivered message's
+//     index with the reply to its data (which holds the server's queue id).
+//   PoolLoad mallocs PORT WARMUP MESSAGES [LEVEL]
+//     Sends WARMUP messages one after another on one pooled connection, then MESSAGES more, and
+//     prints the allocations of the second part per message. LEVEL (default info): the client's
+//     logger level, with a handler that drops every line it is given (so "debug" and "trace" show
+//     what the log calls cost when they are on, "info" what they cost when they are off). Needs the counting interposer
+//     (LD_PRELOAD, scripts/ci/malloc-count.c); without it, exits 2.
+
+func fail(_ text: String, status: Int32 = 1) -> Never {
+    let line = Array("PoolLoad: \(text)\n".utf8)
+    line.withUnsafeBytes { _ = write(2, $0.baseAddress, $0.count) }
+    exit(status)
+}
+
+func message(_ index: Int, run: String) -> OutgoingMessage {
+    let text = "From: load@example.org\r\nTo: sink@example.net\r\nSubject: pool \(index)\r\n"
+        + "Message-ID: <pool-\(index).\(run)@bench.test>\r\n\r\n"
+        + String(repeating: "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!?\r\n", count: 15)
+    return OutgoingMessage(from: "load@example.org", to: ["sink@example.net"], content: Array(text.utf8))
+}
+
+func options(port: UInt16, caFile: String?) -> ClientOptions {
+    guard let caFile else { return ClientOptions(host: "127.0.0.1", port: port, tlsPolicy: .off) }
+    return ClientOptions(host: "127.0.0.1", port: port, tlsPolicy: .required,
+                         tls: TLSConfiguration(caFile: caFile, serverName: "localhost"))
+}
+
+func json(_ text: String) -> String {
+    var out = "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case _ where scalar.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out + "\""
+}
+
+func now() -> Double {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+}
+
+func load(port: UInt16, messages: Int, tasks: Int, connections: Int, run: String, caFile: String?) async throws {
+    let client = try SMTPAsyncClient(options: options(port: port, caFile: caFile),
+                                     pool: SMTPPoolConfiguration(maxConnections: connections),
+                                     logger: Logger(label: "pool-load"))
+    let started = now()
+    let results = try await withThrowingTaskGroup(of: [(Int, MessageOutcome)].self) { group in
+        for task in 0..<tasks {
+            group.addTask {
+                var mine: [(Int, MessageOutcome)] = []
+                var index = task
+                while index < messages {
+                    mine.append((index, try await client.send(message(index, run: run))))
+                    index += tasks
+                }
+                return mine
+            }
+        }
+        var all: [(Int, MessageOutcome)] = []
+        for try await part in group { all += part }
+        return all
+    }
+    let seconds = now() - started
+    let statistics = await client.statistics()
+    await client.shutdown()
+    let delivered = results.filter { $0.1.status == .delivered }
+    var lines = ["{", "  \"messages\": \(messages), \"tasks\": \(tasks), \"max_connections\": \(connections),",
+                 "  \"outcomes\": \(results.count), \"delivered\": \(delivered.count),",
+                 "  \"seconds\": \(seconds), \"msgs_per_s\": \(Double(delivered.count) / seconds),",
+                 "  \"peak_connections\": \(statistics.peakConnections), \"connections_opened\": \(statistics.connectionsOpened),",
+                 "  \"tls_full\": \(statistics.tlsFullHandshakes), \"tls_resumed\": \(statistics.tlsResumedHandshakes),",
+                 "  \"failures\": [" + results.filter { $0.1.status != .delivered }.prefix(20).map { json("\($0.0): \($0.1)") }.joined(separator: ", ") + "],",
+                 "  \"delivered_replies\": {"]
+    lines.append(delivered.sorted { $0.0 < $1.0 }.map { "    \"\($0.0)\": " + json($0.1.dataReply.map { "\($0)" } ?? "") }.joined(separator: ",\n"))
+    lines.append("  }")
+    lines.append("}")
+    print(lines.joined(separator: "\n"))
+}
+
+typealias Counter = @convention(c) () -> UInt64
+
+/// Takes every line and drops it: the cost of logging when on, without any output.
+struct DroppingHandler: LogHandler {
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(event: LogEvent) {}
+}
+
+func mallocs(port: UInt16, warmup: Int, messages: Int, level: Logger.Level) async throws {
+    guard let symbol = dlsym(nil, "malloc_count_total") else { // nil: RTLD_DEFAULT on glibc
+        fail("the malloc-counting interposer is not loaded (LD_PRELOAD)", status: 2)
+    }
+    let count = unsafeBitCast(symbol, to: Counter.self)
+    let client = try SMTPAsyncClient(options: options(port: port, caFile: nil),
+                                     pool: SMTPPoolConfiguration(maxConnections: 1),
+                                     logger: Logger(label: "pool-mallocs") { _ in DroppingHandler(logLevel: level) })
+    let one = message(0, run: "mallocs")
+    for _ in 0..<warmup {
+        guard try await client.send(one).status == .delivered else { fail("a warm-up message was not delivered") }
+    }
+    let before = count()
+    for _ in 0..<messages {
+        guard try await client.send(one).status == .delivered else { fail("a message was not delivered") }
+    }
+    let after = count()
+    let statistics = await client.statistics()
+    await client.shutdown()
+    print("{\"level\": \"\(level)\", \"messages\": \(messages), \"mallocs\": \(after - before), \"per_message\": \(Double(after - before) / Double(messages)), \"connections_opened\": \(statistics.connectionsOpened)}")
+}
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 2 else { fail("usage: PoolLoad load|mallocs ...", status: 2) }
+switch arguments[1] {
+case "load" where arguments.count >= 7:
+    guard let port = UInt16(arguments[2]), let messages = Int(arguments[3]), let tasks = Int(arguments[4]),
+          let connections = Int(arguments[5]), messages > 0, tasks > 0, connections > 0 else { fail("bad numbers", status: 2) }
+    try await load(port: port, messages: messages, tasks: tasks, connections: connections, run: arguments[6],
+                   caFile: arguments.count > 7 ? arguments[7] : nil)
+case "mallocs" where arguments.count == 5 || arguments.count == 6:
+    guard let port = UInt16(arguments[2]), let warmup = Int(arguments[3]), let messages = Int(arguments[4]),
+          messages > 0 else { fail("bad numbers", status: 2) }
+    guard let level = arguments.count == 6 ? Logger.Level(rawValue: arguments[5]) : .info else { fail("bad level", status: 2) }
+    try await mallocs(port: port, warmup: warmup, messages: messages, level: level)
+default:
+    fail("usage: PoolLoad load PORT MESSAGES TASKS CONNECTIONS RUN-ID [CA-FILE] | mallocs PORT WARMUP MESSAGES [LEVEL]", status: 2)
+}
