@@ -15,6 +15,8 @@ mkdir -p "$out"
 # about 4 ms instead of 6.5 (no dynamic symbol binding of the Swift libraries).
 swift build -c release --static-swift-stdlib --product smtp-send
 bin="$(swift build -c release --static-swift-stdlib --show-bin-path)/smtp-send"
+swift build -c release --static-swift-stdlib --product PoolLoad
+pool_load="$(swift build -c release --static-swift-stdlib --show-bin-path)/PoolLoad"
 
 echo "bench: engine micro-benchmarks"
 (cd Benchmarks && swift package benchmark --no-progress) | tee "$out/micro.txt"
@@ -69,6 +71,10 @@ SMTP_SEND="$bin" python3 scripts/bench/e2e.py --out "$out/e2e.json" ${BENCH_QUIC
 echo "bench: TLS at scale (STARTTLS into Postfix, full and resumed handshakes)"
 SMTP_SEND="$bin" python3 scripts/bench/tls.py --out "$out/tls.json" ${BENCH_QUICK:+--quick} > /dev/null
 
+echo "bench: the async client's pool (10,000 sends from 1,000 tasks into Postfix, accounted for in its log)"
+POOL_LOAD="$pool_load" python3 scripts/bench/pool.py --out "$out/pool.json" ${BENCH_QUICK:+--messages 1000 --tasks 100}
+scripts/ci/client-mallocs.sh --print | tee "$out/client-mallocs.txt"
+
 python3 scripts/bench/report.py --e2e "$out/e2e.json" --micro "$out/micro.txt" --hyperfine "$out/hyperfine.json" \
-    --memory "$out/memory.json" --tls "$out/tls.json" --out BENCHMARKS.md --chart Benchmarks/throughput.png
+    --memory "$out/memory.json" --tls "$out/tls.json" --pool "$out/pool.json" --client-mallocs "$out/client-mallocs.txt" --out BENCHMARKS.md --chart Benchmarks/throughput.png
 echo "bench: wrote BENCHMARKS.md and Benchmarks/throughput.png"

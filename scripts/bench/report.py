@@ -283,6 +283,29 @@ def nio_rows(e2e):
     return out + [""]
 
 
+def pool_section(pool, client_mallocs):
+    """Issue 12: the async client's pool into Postfix, and its allocations per message."""
+    out = []
+    if pool:
+        out += ["## The async client's pool (issue 12)\n",
+                f"`scripts/bench/pool.py`: {pool['messages']:,} `send` calls from {pool['tasks']:,} concurrent tasks "
+                f"through one `SMTPAsyncClient` (at most {pool['max_connections']} connections) into the rig's Postfix, "
+                "STARTTLS with the certificate verified; then every message is looked up in Postfix's own log by its "
+                "Message-ID, and each outcome's reply must name the queue id Postfix gave that message.\n",
+                "| sends | delivered | in Postfix's log | accounted for | msg/s | peak connections | TLS full / resumed |",
+                "|---:|---:|---:|---|---:|---:|---|",
+                f"| {pool['messages']:,} | {pool['delivered']:,} | {pool['in_maillog']:,} | "
+                f"{'yes' if pool['accounted'] else 'NO'} | {pool['msgs_per_s']:,.0f} | {pool['peak_connections']} | "
+                f"{pool['tls_full']} / {pool['tls_resumed']} |", ""]
+    if client_mallocs:
+        out += ["Allocations per message through the async client (`scripts/ci/client-mallocs.sh`, debug build, "
+                "one pooled connection into smtp-sink, every thread counted; CI gates the first line against "
+                "`Benchmarks/Thresholds/AsyncClient.mallocs-per-message`):\n", "```"]
+        out += [line.strip() for line in client_mallocs.splitlines() if line.startswith("client-mallocs:")]
+        out += ["```", ""]
+    return out
+
+
 def targets(micro, e2e, hyperfine, tls=None):
     rows = micro_rows(micro)
     lines = ["## Targets of this round (issue 14)\n", "| target | measured | verdict |", "|---|---|---|"]
@@ -338,6 +361,8 @@ def main():
     parser.add_argument("--out", default="BENCHMARKS.md")
     parser.add_argument("--chart", default="Benchmarks/throughput.png")
     parser.add_argument("--tls", help="JSON of scripts/bench/tls.py (TLS at scale)")
+    parser.add_argument("--pool", help="JSON of scripts/bench/pool.py (the async client's pool)")
+    parser.add_argument("--client-mallocs", help="output of scripts/ci/client-mallocs.sh --print")
     args = parser.parse_args()
     tls = json.loads(pathlib.Path(args.tls).read_text()) if args.tls else None
 
@@ -390,6 +415,8 @@ def main():
     out.append("")
     out.append(f"![messages per second against concurrency]({args.chart})\n")
     out.extend(nio_rows(e2e))
+    out.extend(pool_section(json.load(open(args.pool)) if args.pool else None,
+                            open(args.client_mallocs).read() if args.client_mallocs else None))
 
     out.append("## One STARTTLS send with certificate verification\n")
     out.append("Command: `hyperfine -N` over the same send to the local Postfix (STARTTLS, verified against "
