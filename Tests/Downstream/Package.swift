@@ -9,6 +9,8 @@ let package = Package(
     name: "readme-snippets",
     dependencies: [
         .package(name: "smtp-machine", path: "../.."),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         .executableTarget(
@@ -20,6 +22,9 @@ let package = Package(
                 .product(name: "SMTPSocketDriver", package: "smtp-machine"),
                 .product(name: "SMTPUVDriver", package: "smtp-machine"),
                 .product(name: "SMTPNIODriver", package: "smtp-machine"),
+                .product(name: "SMTPNIOClient", package: "smtp-machine"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SMTPMessage", package: "smtp-machine"),
                 .product(name: "SMTPMessageContent", package: "smtp-machine"),
             ],

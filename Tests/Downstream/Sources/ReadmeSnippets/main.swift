@@ -58,6 +58,7 @@ do {
 
     if !delivered("drivers", try sendWithTheDrivers(options)) { failures.append("drivers") }
     if !delivered("SwiftNIO driver", try await sendOnNIO(options)) { failures.append("SwiftNIO driver") }
+    if !(try await serverApplication(options)) { failures.append("server application") }
     if !delivered("built message", [try sendABuiltMessage(options, attaching: "README.md")]) { failures.append("built message") }
 
     // The DocC articles' snippets (scripts/check-readme-snippets.py checks those too).
