@@ -36,17 +36,17 @@ public struct ReplyParser: Sendable {
     /// Read enhanced status codes from reply text (set once ENHANCEDSTATUSCODES is advertised).
     public var parsesEnhancedStatusCodes: Bool
 
-    private var buffer: [UInt8] = []
+    var buffer: [UInt8] = []
     /// Start of the reply being assembled; everything before it has been returned.
-    private var replyStart = 0
+    var replyStart = 0
     /// Start of the line being assembled.
-    private var lineStart = 0
+    var lineStart = 0
     /// Next byte to examine: bytes in lineStart..<scan hold no CR or LF.
-    private var scan = 0
+    var scan = 0
     /// Lines of the current reply seen so far, and their code.
-    private var lines = 0
-    private var code: UInt16 = 0
-    private var failure: SMTPProtocolViolation?
+    var lines = 0
+    var code: UInt16 = 0
+    var failure: SMTPProtocolViolation?
 
     /// An empty parser.
     public init(limits: Limits = Limits(), parsesEnhancedStatusCodes: Bool = false) {
@@ -59,7 +59,7 @@ public struct ReplyParser: Sendable {
     public var bufferedByteCount: Int { buffer.count - replyStart }
 
     /// Bytes returned as replies so far: the stream offset where the next reply starts.
-    public private(set) var consumedByteCount = 0
+    public internal(set) var consumedByteCount = 0
 
     /// Every byte appended so far, returned or not.
     public var receivedByteCount: Int { consumedByteCount + bufferedByteCount }
@@ -81,7 +81,7 @@ public struct ReplyParser: Sendable {
 
     /// Drops consumed bytes. Runs only when bytes arrive, never while replies handed out by
     /// `next()` are expected to be alive, so the steady state neither copies nor allocates.
-    private mutating func compact() {
+    mutating func compact() {
         if replyStart == buffer.count {
             if !buffer.isEmpty { buffer.removeAll(keepingCapacity: true) }
             replyStart = 0
@@ -173,7 +173,7 @@ public struct ReplyParser: Sendable {
     }
 
     /// Where the parser stands inside the current reply.
-    private struct Cursor {
+    struct Cursor {
         var replyStart: Int
         var lineStart: Int
         var scan: Int
@@ -181,13 +181,13 @@ public struct ReplyParser: Sendable {
         var code: UInt16
     }
 
-    private enum Step {
+    enum Step {
         case needMore
         case reply(end: Int)
         case failed(SMTPProtocolViolation)
     }
 
-    private mutating func save(_ cursor: Cursor) {
+    mutating func save(_ cursor: Cursor) {
         lineStart = cursor.lineStart
         scan = cursor.scan
         lines = cursor.lines
@@ -196,8 +196,10 @@ public struct ReplyParser: Sendable {
 
     /// Scans lines from the cursor until a reply is complete, more bytes are needed, or the
     /// bytes break the framing or a limit. `lineBreak` is the first CR or LF at or after
-    /// `cursor.scan`, or -1.
-    private static func advance(_ cursor: inout Cursor, over bytes: UnsafeBufferPointer<UInt8>, lineBreak: Int,
+    /// `cursor.scan`, or -1. Inlined into both callers (`next()` and `parse`), as it was into
+    /// the one before there were two.
+    @inline(__always)
+    static func advance(_ cursor: inout Cursor, over bytes: UnsafeBufferPointer<UInt8>, lineBreak: Int,
                                 limits: Limits) -> Step {
         let count = bytes.count
         let replyOverAt = overAt(cursor.replyStart, limits.maxReplySize)
@@ -275,7 +277,7 @@ public struct ReplyParser: Sendable {
     /// (a "-" line, a bare "DDD", a partial line, any error) is nil, for the general path, which
     /// reaches its verdict on the same bytes.
     @inline(__always)
-    private static func singleLineCode(in bytes: UnsafeBufferPointer<UInt8>, start: Int, lineBreak: Int,
+    static func singleLineCode(in bytes: UnsafeBufferPointer<UInt8>, start: Int, lineBreak: Int,
                                        limits: Limits) -> UInt16? {
         // The line's text must end before either limit is proven (as `advance` decides).
         guard lineBreak >= start &+ 4,
