@@ -45,8 +45,10 @@ extension ReplyParser {
                 }
             }
             if replyStart == buffer.count || offset == bytes.count { return offset }
-            // Through the next LF, or everything: the buffered line ends there, or not in `bytes`.
-            let lineEnd = Self.firstLineFeed(in: bytes, from: offset).map { $0 + 1 } ?? bytes.count
+            // Through the next line break and the byte after it (the LF after a CR), or everything:
+            // the buffered line ends there, or is broken there, or does not end in `bytes`.
+            let found = Self.firstLineBreak(in: bytes.bindMemory(to: UInt8.self), from: offset)
+            let lineEnd = found < 0 ? bytes.count : min(found &+ 2, bytes.count)
             append(UnsafeRawBufferPointer(rebasing: bytes[offset..<lineEnd]))
             offset = lineEnd
         }
@@ -117,10 +119,5 @@ extension ReplyParser {
         scan = cursor.scan &- start
         lines = cursor.lines
         code = cursor.code
-    }
-
-    /// The index of the first LF at or after `start`, or nil.
-    private static func firstLineFeed(in bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
-        bytes[start...].firstIndex(of: 10)
     }
 }

@@ -292,9 +292,11 @@ public struct ReplyParser: Sendable {
         return UInt16(d0) &* 100 &+ UInt16(d1) &* 10 &+ UInt16(d2)
     }
 
-    /// The index of the first CR or LF at or after `start`, or -1. Eight bytes at a time: a byte
-    /// equal to CR (or LF) makes that byte of `word ^ 0x0D0D...` zero, and the classic
-    /// zero-byte test flags the lowest such byte exactly (little-endian loads).
+    /// The index of the first CR or LF at or after `start`, or -1. Eight bytes at a time, with
+    /// one test per word: `(word - 0x0E0E...) & ~word & 0x8080...` flags every byte below 14 (CR
+    /// is 13, LF 10) and maybe bytes above a flagged one, so the lowest flag is exact
+    /// (little-endian loads). Text has no other bytes that low but for a rare tab; a word where
+    /// the first such byte is not CR or LF gets the exact two-compare test.
     @inline(__always)
     static func firstLineBreak(in bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
         guard let base = bytes.baseAddress else { return -1 }
@@ -302,14 +304,19 @@ public struct ReplyParser: Sendable {
         var index = start
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
-        let crs = ones &* 13
-        let lfs = ones &* 10
+        let lows = ones &* 14
         while index &+ 8 <= count {
             let word = UInt64(littleEndian: UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
-            let cr = word ^ crs
-            let lf = word ^ lfs
-            let hits = ((cr &- ones) & ~cr | (lf &- ones) & ~lf) & highs
-            if hits != 0 { return index &+ hits.trailingZeroBitCount / 8 }
+            let low = (word &- lows) & ~word & highs
+            if low != 0 {
+                let found = index &+ low.trailingZeroBitCount &>> 3
+                let byte = base[found]
+                if byte == 13 || byte == 10 { return found }
+                let cr = word ^ (ones &* 13)
+                let lf = word ^ (ones &* 10)
+                let hits = ((cr &- ones) & ~cr | (lf &- ones) & ~lf) & highs
+                if hits != 0 { return index &+ hits.trailingZeroBitCount &>> 3 }
+            }
             index &+= 8
         }
         while index < count {
