@@ -74,13 +74,14 @@ extension ReplyParser {
         let base = UnsafeRawPointer(bytes.baseAddress!) // offset < count, so there is a byte
         let count = bytes.count
         let limits = self.limits
+        let bound = Self.singleLineBound(limits)
         let enhancedBits = parsesEnhancedStatusCodes ? SMTPReply.readsEnhancedStatusCode : 0
         var start = offset
         while start < count {
             let found = Self.firstLineBreak(in: bytes, from: start)
             var end: Int
             var head: UInt64
-            if let code = Self.singleLineCode(in: bytes, start: start, lineBreak: found, limits: limits) {
+            if let code = Self.singleLineCode(in: bytes, start: start, lineBreak: found, lengthBound: bound) {
                 end = found &+ 2
                 head = SMTPReply.packed(code: code, enhancedBits: enhancedBits, lineCount: 1)
             } else {

@@ -102,7 +102,7 @@ public struct ReplyParser: Sendable {
             // The fast path, for what most replies are: one whole line, "DDD text" and CRLF.
             let start = replyStart
             let from = scan
-            let limits = self.limits
+            let bound = Self.singleLineBound(limits)
             let enhanced = parsesEnhancedStatusCodes
             var found = -1
             var end = 0
@@ -110,7 +110,7 @@ public struct ReplyParser: Sendable {
             var words: (UInt64, UInt64) = (0, 0)
             buffer.withUnsafeBufferPointer { bytes in
                 found = Self.firstLineBreak(in: bytes, from: from)
-                guard let code = Self.singleLineCode(in: bytes, start: start, lineBreak: found, limits: limits) else { return }
+                guard let code = Self.singleLineCode(in: bytes, start: start, lineBreak: found, lengthBound: bound) else { return }
                 end = found &+ 2
                 head = SMTPReply.packed(code: code, enhancedBits: enhanced ? SMTPReply.readsEnhancedStatusCode : 0,
                                         lineCount: 1)
@@ -204,6 +204,8 @@ public struct ReplyParser: Sendable {
         let count = bytes.count
         let replyOverAt = overAt(cursor.replyStart, limits.maxReplySize)
         let maxLines = min(limits.maxLinesPerReply, SMTPReply.maxLineCount)
+        // The first line's code as its three digits, for a cheap check of the lines after it.
+        var codeDigits = cursor.lines == 0 ? UInt32.max : digits(cursor.code)
         var found = lineBreak
         while true {
             // The limits first, on the line's bytes before any CR or LF, complete or not: the same
@@ -233,16 +235,21 @@ public struct ReplyParser: Sendable {
             let start = cursor.lineStart
             let length = found &- start
             guard length >= 3 else { return .failed(.malformedLine) }
-            let d0 = base[start] &- UInt8(ascii: "0")
-            let d1 = base[start &+ 1] &- UInt8(ascii: "0")
-            let d2 = base[start &+ 2] &- UInt8(ascii: "0")
-            guard d0 <= 9, d1 <= 9, d2 <= 9 else { return .failed(.malformedLine) }
-            let lineCode = UInt16(d0) &* 100 &+ UInt16(d1) &* 10 &+ UInt16(d2)
-            guard d0 >= 2, d0 <= 5, d1 <= 5 else { return .failed(.invalidCode(lineCode)) }
-            if cursor.lines == 0 {
-                cursor.code = lineCode
-            } else if lineCode != cursor.code {
-                return .failed(.inconsistentCode(first: cursor.code, later: lineCode))
+            // The code and the byte after it (CR for a bare code) are readable: start + 3 <= found.
+            let head = UInt32(littleEndian: UnsafeRawPointer(base + start).loadUnaligned(as: UInt32.self))
+            if head & 0xFF_FFFF != codeDigits { // not the first line's valid code again: check it all
+                let d0 = base[start] &- UInt8(ascii: "0")
+                let d1 = base[start &+ 1] &- UInt8(ascii: "0")
+                let d2 = base[start &+ 2] &- UInt8(ascii: "0")
+                guard d0 <= 9, d1 <= 9, d2 <= 9 else { return .failed(.malformedLine) }
+                let lineCode = UInt16(d0) &* 100 &+ UInt16(d1) &* 10 &+ UInt16(d2)
+                guard d0 >= 2, d0 <= 5, d1 <= 5 else { return .failed(.invalidCode(lineCode)) }
+                if cursor.lines == 0 {
+                    cursor.code = lineCode
+                    codeDigits = head & 0xFF_FFFF
+                } else if lineCode != cursor.code {
+                    return .failed(.inconsistentCode(first: cursor.code, later: lineCode))
+                }
             }
             var isLast = true
             if length > 3 {
@@ -264,6 +271,14 @@ public struct ReplyParser: Sendable {
         }
     }
 
+    /// `code` (three digits) as the ASCII bytes that spell it, in memory order in the low three
+    /// bytes (little-endian), as a 4-byte load at a line's start holds them.
+    @inline(__always)
+    private static func digits(_ code: UInt16) -> UInt32 {
+        let spelled = UInt32(code / 100) | UInt32(code / 10 % 10) << 8 | UInt32(code % 10) << 16
+        return spelled | 0x30_3030
+    }
+
     /// The first index at which bytes with no CR or LF, from `start` on, prove that a limit of
     /// `limit` bytes (CRLF included) will be crossed: `start + limit - 1`, saturating.
     @inline(__always)
@@ -276,13 +291,14 @@ public struct ReplyParser: Sendable {
     /// ("DDD " and text, then CRLF, within the limits, with a valid code), its code. Anything else
     /// (a "-" line, a bare "DDD", a partial line, any error) is nil, for the general path, which
     /// reaches its verdict on the same bytes.
+    /// `lengthBound` is `singleLineBound(limits)`.
     @inline(__always)
     static func singleLineCode(in bytes: UnsafeBufferPointer<UInt8>, start: Int, lineBreak: Int,
-                                       limits: Limits) -> UInt16? {
-        // The line's text must end before either limit is proven (as `advance` decides).
-        guard lineBreak >= start &+ 4,
-              lineBreak < min(overAt(start, limits.maxLineLength), overAt(start, limits.maxReplySize)),
-              lineBreak &+ 1 < bytes.count, limits.maxLinesPerReply >= 1 else { return nil }
+                               lengthBound: Int) -> UInt16? {
+        // The line's text must end before either limit is proven (as `advance` decides):
+        // lineBreak < start + limit - 1 for both, that is length + 1 < the smaller limit.
+        guard lineBreak >= start &+ 4, (lineBreak &- start) &+ 1 < lengthBound,
+              lineBreak &+ 1 < bytes.count else { return nil }
         let base = bytes.baseAddress!
         guard base[lineBreak] == 13, base[lineBreak &+ 1] == 10, base[start &+ 3] == UInt8(ascii: " ") else { return nil }
         let d0 = base[start] &- UInt8(ascii: "0")
@@ -290,6 +306,13 @@ public struct ReplyParser: Sendable {
         let d2 = base[start &+ 2] &- UInt8(ascii: "0")
         guard d0 &- 2 <= 3, d1 <= 5, d2 <= 9 else { return nil }
         return UInt16(d0) &* 100 &+ UInt16(d1) &* 10 &+ UInt16(d2)
+    }
+
+    /// What a whole single-line reply's length before its CRLF, plus one, must stay below: the
+    /// smaller of the line and reply limits, or 0 (nothing passes) when no line is allowed.
+    @inline(__always)
+    static func singleLineBound(_ limits: Limits) -> Int {
+        limits.maxLinesPerReply >= 1 ? min(limits.maxLineLength, limits.maxReplySize) : 0
     }
 
     /// The index of the first CR or LF at or after `start`, or -1. Eight bytes at a time, with
