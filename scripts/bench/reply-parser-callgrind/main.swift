@@ -24,6 +24,9 @@ struct ParserLoop {
         return replies
     }
 
+    #if NO_BORROWED // a source tree from before parse(_:_:)
+    mutating func parseAllBorrowed(_ all: UnsafeRawBufferPointer) -> Int { fatalError("no parse(_:_:) in this tree") }
+    #else
     /// The same through `parse(_:_:)`, replies lent where they lie.
     @inline(never)
     mutating func parseAllBorrowed(_ all: UnsafeRawBufferPointer) -> Int {
@@ -41,6 +44,7 @@ struct ParserLoop {
         if codes == 42 { print("") } // keeps the codes alive
         return replies
     }
+    #endif
 }
 
 let (bytes, replies): ([UInt8], Int) = switch CommandLine.arguments[1] {
