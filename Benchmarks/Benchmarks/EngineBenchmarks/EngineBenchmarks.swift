@@ -21,6 +21,22 @@ struct ParserLoop {
         }
         return replies
     }
+
+    /// The same reads through `parse(_:_:)`: each reply lent where it lies in the read.
+    @inline(never)
+    mutating func parseAllBorrowed(_ all: UnsafeRawBufferPointer) -> Int {
+        var replies = 0
+        var offset = 0
+        while offset < all.count {
+            let end = min(all.count, offset + 16 * 1024)
+            try! parser.parse(UnsafeRawBufferPointer(rebasing: all[offset..<end])) { reply in
+                blackHole(reply.code)
+                replies += 1
+            }
+            offset = end
+        }
+        return replies
+    }
 }
 
 let benchmarks: @Sendable () -> Void = {
@@ -58,6 +74,19 @@ let benchmarks: @Sendable () -> Void = {
             precondition(replies == short.replies)
         }
     }
+    // The same replies lent by `parse(_:_:)` instead of copied in with `append` and pulled with
+    // `next()` (the engine's way).
+    Benchmark("ReplyParser-borrowed-1MiB-short-pipelined-replies-\(short.replies)-replies",
+              configuration: .init(metrics: [.wallClock, .throughput, .mallocCountTotal],
+                                   thresholds: [.mallocCountTotal: .init(absolute: [.p90: 0])])) { benchmark in
+        var loop = ParserLoop(parser: ReplyParser(parsesEnhancedStatusCodes: true))
+        _ = short.bytes.withUnsafeBytes { loop.parseAllBorrowed($0) }
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            let replies = short.bytes.withUnsafeBytes { loop.parseAllBorrowed($0) }
+            precondition(replies == short.replies)
+        }
+    }
     Benchmark("LineScan-memchr-1MiB-short-pipelined-replies-\(short.lines)-lines",
               configuration: .init(metrics: [.wallClock, .throughput, .mallocCountTotal],
                                    thresholds: [.mallocCountTotal: .init(absolute: [.p90: 0])])) { benchmark in
@@ -78,6 +107,17 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
             let replies = long.bytes.withUnsafeBytes { loop.parseAll($0) }
+            precondition(replies == long.replies)
+        }
+    }
+    Benchmark("ReplyParser-borrowed-1MiB-50-line-replies",
+              configuration: .init(metrics: [.wallClock, .throughput, .mallocCountTotal],
+                                   thresholds: [.mallocCountTotal: .init(absolute: [.p90: 0])])) { benchmark in
+        var loop = ParserLoop(parser: ReplyParser(parsesEnhancedStatusCodes: true))
+        _ = long.bytes.withUnsafeBytes { loop.parseAllBorrowed($0) }
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            let replies = long.bytes.withUnsafeBytes { loop.parseAllBorrowed($0) }
             precondition(replies == long.replies)
         }
     }

@@ -38,6 +38,10 @@ enum ReplyParserHarness {
             """)
         let lazy = parse(payload, pieces: pieces, limits: limits, enhanced: enhanced, lazy: true)
         invariant(lazy == whole, "reply parser: lazy draining gave \(describe(lazy)), eager gave \(describe(whole))")
+        for mixed in [false, true] {
+            let lent = parseBorrowed(pieces, limits: limits, enhanced: enhanced, mixed: mixed)
+            invariant(lent == whole, "reply parser: parse (mixed: \(mixed)) gave \(describe(lent)), next() gave \(describe(whole))")
+        }
 
         // The replies are exactly the input's prefix; what follows justifies the error, if any.
         var consumed = 0

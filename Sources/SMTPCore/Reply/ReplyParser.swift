@@ -36,17 +36,17 @@ public struct ReplyParser: Sendable {
     /// Read enhanced status codes from reply text (set once ENHANCEDSTATUSCODES is advertised).
     public var parsesEnhancedStatusCodes: Bool
 
-    private var buffer: [UInt8] = []
+    var buffer: [UInt8] = []
     /// Start of the reply being assembled; everything before it has been returned.
-    private var replyStart = 0
+    var replyStart = 0
     /// Start of the line being assembled.
-    private var lineStart = 0
+    var lineStart = 0
     /// Next byte to examine: bytes in lineStart..<scan hold no CR or LF.
-    private var scan = 0
+    var scan = 0
     /// Lines of the current reply seen so far, and their code.
-    private var lines = 0
-    private var code: UInt16 = 0
-    private var failure: SMTPProtocolViolation?
+    var lines = 0
+    var code: UInt16 = 0
+    var failure: SMTPProtocolViolation?
 
     /// An empty parser.
     public init(limits: Limits = Limits(), parsesEnhancedStatusCodes: Bool = false) {
@@ -59,7 +59,7 @@ public struct ReplyParser: Sendable {
     public var bufferedByteCount: Int { buffer.count - replyStart }
 
     /// Bytes returned as replies so far: the stream offset where the next reply starts.
-    public private(set) var consumedByteCount = 0
+    public internal(set) var consumedByteCount = 0
 
     /// Every byte appended so far, returned or not.
     public var receivedByteCount: Int { consumedByteCount + bufferedByteCount }
@@ -81,7 +81,7 @@ public struct ReplyParser: Sendable {
 
     /// Drops consumed bytes. Runs only when bytes arrive, never while replies handed out by
     /// `next()` are expected to be alive, so the steady state neither copies nor allocates.
-    private mutating func compact() {
+    mutating func compact() {
         if replyStart == buffer.count {
             if !buffer.isEmpty { buffer.removeAll(keepingCapacity: true) }
             replyStart = 0
@@ -102,7 +102,7 @@ public struct ReplyParser: Sendable {
             // The fast path, for what most replies are: one whole line, "DDD text" and CRLF.
             let start = replyStart
             let from = scan
-            let limits = self.limits
+            let bound = Self.singleLineBound(limits)
             let enhanced = parsesEnhancedStatusCodes
             var found = -1
             var end = 0
@@ -110,7 +110,7 @@ public struct ReplyParser: Sendable {
             var words: (UInt64, UInt64) = (0, 0)
             buffer.withUnsafeBufferPointer { bytes in
                 found = Self.firstLineBreak(in: bytes, from: from)
-                guard let code = Self.singleLineCode(in: bytes, start: start, lineBreak: found, limits: limits) else { return }
+                guard let code = Self.singleLineCode(in: bytes, start: start, lineBreak: found, lengthBound: bound) else { return }
                 end = found &+ 2
                 head = SMTPReply.packed(code: code, enhancedBits: enhanced ? SMTPReply.readsEnhancedStatusCode : 0,
                                         lineCount: 1)
@@ -173,7 +173,7 @@ public struct ReplyParser: Sendable {
     }
 
     /// Where the parser stands inside the current reply.
-    private struct Cursor {
+    struct Cursor {
         var replyStart: Int
         var lineStart: Int
         var scan: Int
@@ -181,13 +181,13 @@ public struct ReplyParser: Sendable {
         var code: UInt16
     }
 
-    private enum Step {
+    enum Step {
         case needMore
         case reply(end: Int)
         case failed(SMTPProtocolViolation)
     }
 
-    private mutating func save(_ cursor: Cursor) {
+    mutating func save(_ cursor: Cursor) {
         lineStart = cursor.lineStart
         scan = cursor.scan
         lines = cursor.lines
@@ -196,12 +196,16 @@ public struct ReplyParser: Sendable {
 
     /// Scans lines from the cursor until a reply is complete, more bytes are needed, or the
     /// bytes break the framing or a limit. `lineBreak` is the first CR or LF at or after
-    /// `cursor.scan`, or -1.
-    private static func advance(_ cursor: inout Cursor, over bytes: UnsafeBufferPointer<UInt8>, lineBreak: Int,
+    /// `cursor.scan`, or -1. Inlined into both callers (`next()` and `parse`), as it was into
+    /// the one before there were two.
+    @inline(__always)
+    static func advance(_ cursor: inout Cursor, over bytes: UnsafeBufferPointer<UInt8>, lineBreak: Int,
                                 limits: Limits) -> Step {
         let count = bytes.count
         let replyOverAt = overAt(cursor.replyStart, limits.maxReplySize)
         let maxLines = min(limits.maxLinesPerReply, SMTPReply.maxLineCount)
+        // The first line's code as its three digits, for a cheap check of the lines after it.
+        var codeDigits = cursor.lines == 0 ? UInt32.max : digits(cursor.code)
         var found = lineBreak
         while true {
             // The limits first, on the line's bytes before any CR or LF, complete or not: the same
@@ -231,16 +235,21 @@ public struct ReplyParser: Sendable {
             let start = cursor.lineStart
             let length = found &- start
             guard length >= 3 else { return .failed(.malformedLine) }
-            let d0 = base[start] &- UInt8(ascii: "0")
-            let d1 = base[start &+ 1] &- UInt8(ascii: "0")
-            let d2 = base[start &+ 2] &- UInt8(ascii: "0")
-            guard d0 <= 9, d1 <= 9, d2 <= 9 else { return .failed(.malformedLine) }
-            let lineCode = UInt16(d0) &* 100 &+ UInt16(d1) &* 10 &+ UInt16(d2)
-            guard d0 >= 2, d0 <= 5, d1 <= 5 else { return .failed(.invalidCode(lineCode)) }
-            if cursor.lines == 0 {
-                cursor.code = lineCode
-            } else if lineCode != cursor.code {
-                return .failed(.inconsistentCode(first: cursor.code, later: lineCode))
+            // The code and the byte after it (CR for a bare code) are readable: start + 3 <= found.
+            let head = UInt32(littleEndian: UnsafeRawPointer(base + start).loadUnaligned(as: UInt32.self))
+            if head & 0xFF_FFFF != codeDigits { // not the first line's valid code again: check it all
+                let d0 = base[start] &- UInt8(ascii: "0")
+                let d1 = base[start &+ 1] &- UInt8(ascii: "0")
+                let d2 = base[start &+ 2] &- UInt8(ascii: "0")
+                guard d0 <= 9, d1 <= 9, d2 <= 9 else { return .failed(.malformedLine) }
+                let lineCode = UInt16(d0) &* 100 &+ UInt16(d1) &* 10 &+ UInt16(d2)
+                guard d0 >= 2, d0 <= 5, d1 <= 5 else { return .failed(.invalidCode(lineCode)) }
+                if cursor.lines == 0 {
+                    cursor.code = lineCode
+                    codeDigits = head & 0xFF_FFFF
+                } else if lineCode != cursor.code {
+                    return .failed(.inconsistentCode(first: cursor.code, later: lineCode))
+                }
             }
             var isLast = true
             if length > 3 {
@@ -262,6 +271,14 @@ public struct ReplyParser: Sendable {
         }
     }
 
+    /// `code` (three digits) as the ASCII bytes that spell it, in memory order in the low three
+    /// bytes (little-endian), as a 4-byte load at a line's start holds them.
+    @inline(__always)
+    private static func digits(_ code: UInt16) -> UInt32 {
+        let spelled = UInt32(code / 100) | UInt32(code / 10 % 10) << 8 | UInt32(code % 10) << 16
+        return spelled | 0x30_3030
+    }
+
     /// The first index at which bytes with no CR or LF, from `start` on, prove that a limit of
     /// `limit` bytes (CRLF included) will be crossed: `start + limit - 1`, saturating.
     @inline(__always)
@@ -274,13 +291,14 @@ public struct ReplyParser: Sendable {
     /// ("DDD " and text, then CRLF, within the limits, with a valid code), its code. Anything else
     /// (a "-" line, a bare "DDD", a partial line, any error) is nil, for the general path, which
     /// reaches its verdict on the same bytes.
+    /// `lengthBound` is `singleLineBound(limits)`.
     @inline(__always)
-    private static func singleLineCode(in bytes: UnsafeBufferPointer<UInt8>, start: Int, lineBreak: Int,
-                                       limits: Limits) -> UInt16? {
-        // The line's text must end before either limit is proven (as `advance` decides).
-        guard lineBreak >= start &+ 4,
-              lineBreak < min(overAt(start, limits.maxLineLength), overAt(start, limits.maxReplySize)),
-              lineBreak &+ 1 < bytes.count, limits.maxLinesPerReply >= 1 else { return nil }
+    static func singleLineCode(in bytes: UnsafeBufferPointer<UInt8>, start: Int, lineBreak: Int,
+                               lengthBound: Int) -> UInt16? {
+        // The line's text must end before either limit is proven (as `advance` decides):
+        // lineBreak < start + limit - 1 for both, that is length + 1 < the smaller limit.
+        guard lineBreak >= start &+ 4, (lineBreak &- start) &+ 1 < lengthBound,
+              lineBreak &+ 1 < bytes.count else { return nil }
         let base = bytes.baseAddress!
         guard base[lineBreak] == 13, base[lineBreak &+ 1] == 10, base[start &+ 3] == UInt8(ascii: " ") else { return nil }
         let d0 = base[start] &- UInt8(ascii: "0")
@@ -290,9 +308,18 @@ public struct ReplyParser: Sendable {
         return UInt16(d0) &* 100 &+ UInt16(d1) &* 10 &+ UInt16(d2)
     }
 
-    /// The index of the first CR or LF at or after `start`, or -1. Eight bytes at a time: a byte
-    /// equal to CR (or LF) makes that byte of `word ^ 0x0D0D...` zero, and the classic
-    /// zero-byte test flags the lowest such byte exactly (little-endian loads).
+    /// What a whole single-line reply's length before its CRLF, plus one, must stay below: the
+    /// smaller of the line and reply limits, or 0 (nothing passes) when no line is allowed.
+    @inline(__always)
+    static func singleLineBound(_ limits: Limits) -> Int {
+        limits.maxLinesPerReply >= 1 ? min(limits.maxLineLength, limits.maxReplySize) : 0
+    }
+
+    /// The index of the first CR or LF at or after `start`, or -1. Eight bytes at a time, with
+    /// one test per word: `(word - 0x0E0E...) & ~word & 0x8080...` flags every byte below 14 (CR
+    /// is 13, LF 10) and maybe bytes above a flagged one, so the lowest flag is exact
+    /// (little-endian loads). Text has no other bytes that low but for a rare tab; a word where
+    /// the first such byte is not CR or LF gets the exact two-compare test.
     @inline(__always)
     static func firstLineBreak(in bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
         guard let base = bytes.baseAddress else { return -1 }
@@ -300,14 +327,19 @@ public struct ReplyParser: Sendable {
         var index = start
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
-        let crs = ones &* 13
-        let lfs = ones &* 10
+        let lows = ones &* 14
         while index &+ 8 <= count {
             let word = UInt64(littleEndian: UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
-            let cr = word ^ crs
-            let lf = word ^ lfs
-            let hits = ((cr &- ones) & ~cr | (lf &- ones) & ~lf) & highs
-            if hits != 0 { return index &+ hits.trailingZeroBitCount / 8 }
+            let low = (word &- lows) & ~word & highs
+            if low != 0 {
+                let found = index &+ low.trailingZeroBitCount &>> 3
+                let byte = base[found]
+                if byte == 13 || byte == 10 { return found }
+                let cr = word ^ (ones &* 13)
+                let lf = word ^ (ones &* 10)
+                let hits = ((cr &- ones) & ~cr | (lf &- ones) & ~lf) & highs
+                if hits != 0 { return index &+ hits.trailingZeroBitCount &>> 3 }
+            }
             index &+= 8
         }
         while index < count {

@@ -51,15 +51,19 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
                                       detail: UInt16(truncatingIfNeeded: (packed >> 24) & 0x3FF))
         }
         guard packed & Self.readsEnhancedStatusCode != 0 else { return nil }
-        let replyClass = UInt8(truncatingIfNeeded: (packed & 0x3FF) / 100)
-        return withBytes { raw in
-            // The first line's text: after "NNN " up to its CR (the reply's first CR).
-            let bytes = raw.bindMemory(to: UInt8.self)
-            guard let textEnd = bytes.firstIndex(of: 13), textEnd > 4,
-                  let found = EnhancedStatusCode.parse(UnsafeBufferPointer(rebasing: bytes[4..<textEnd])),
-                  found.statusClass == replyClass else { return nil }
-            return found
-        }
+        return withBytes { Self.enhancedStatusCode(code: packed, in: $0) }
+    }
+
+    /// The enhanced status code at the start of the first line's text of the raw reply `raw`,
+    /// when its class is that of the reply code in the low bits of `code`.
+    static func enhancedStatusCode(code: UInt64, in raw: UnsafeRawBufferPointer) -> EnhancedStatusCode? {
+        let replyClass = UInt8(truncatingIfNeeded: (code & 0x3FF) / 100)
+        // The first line's text: after "NNN " up to its CR (the reply's first CR).
+        let bytes = raw.bindMemory(to: UInt8.self)
+        guard let textEnd = bytes.firstIndex(of: 13), textEnd > 4,
+              let found = EnhancedStatusCode.parse(UnsafeBufferPointer(rebasing: bytes[4..<textEnd])),
+              found.statusClass == replyClass else { return nil }
+        return found
     }
 
     /// How many lines the reply had (1 for a single-line reply).
