@@ -40,8 +40,9 @@ fi
 
 # Python modules the test rig (scripts/rig) runs on: installed with pip only when the import fails.
 need_pip=()
-for mod in aiosmtpd cryptography pytest; do
-    python3 -c "import $mod" >/dev/null 2>&1 || need_pip+=("$mod")
+# (module to import, package to install): pytest-xdist runs the hostile suite's scenarios side by side.
+for pair in aiosmtpd:aiosmtpd cryptography:cryptography pytest:pytest xdist:pytest-xdist; do
+    python3 -c "import ${pair%%:*}" >/dev/null 2>&1 || need_pip+=("${pair#*:}")
 done
 if [ ${#need_pip[@]} -gt 0 ]; then
     echo "install-deps: pip install ${need_pip[*]}"

@@ -74,7 +74,7 @@ def main():
     parser.add_argument("--out")
     parser.add_argument("--messages", type=int, default=10000)
     parser.add_argument("--tasks", type=int, default=1000)
-    parser.add_argument("--connections", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=50)
     args = parser.parse_args()
     summary = run(args.messages, args.tasks, args.connections)
     text = json.dumps(summary, indent=2)
