@@ -36,9 +36,9 @@ struct PoolCancellationTests {
 
     @Test func aSendCancelledWhileTheServerHoldsThe354IsNotDelivered() async throws {
         let server = try PoolTestServer { _, command in command == "DATA" ? .hold : nil }
-        // The engine keeps the connection until the DATA reply it waits for (or its timeout).
+        // Timeouts far longer than the test waits: the close must come from the cancel.
         let client = try PoolTest.client(port: server.port, pool: SMTPPoolConfiguration(maxConnections: 1),
-                                         timeouts: Timeouts(all: .seconds(1)))
+                                         timeouts: Timeouts(all: .seconds(120)))
         let task = Task { try await client.send(PoolTest.message(1)) }
         #expect(await server.waitUntil { $0.lines("DATA").count == 1 })
         let clock = ContinuousClock()
@@ -49,16 +49,16 @@ struct PoolCancellationTests {
         #expect(outcome.status == .notDelivered)
         #expect(outcome.failure == .cancelled(.cancelled))
         #expect(outcome.isSafeToRetry)
-        #expect(await server.waitUntil { $0.closed == 1 })
+        // The connection is dropped at once: the server holding its 354 keeps nothing busy.
+        #expect(await server.waitUntil(timeout: .seconds(10)) { $0.closed == 1 })
         #expect(server.snapshot.messages == [])
         await client.shutdown()
     }
 
     @Test func aDeadlineEndsASendTheServerNeverAnswers() async throws {
         let server = try PoolTestServer { _, command in command == "DATA" ? .hold : nil }
-        // The engine keeps the connection until the DATA reply it waits for (or its timeout).
         let client = try PoolTest.client(port: server.port, pool: SMTPPoolConfiguration(maxConnections: 1),
-                                         timeouts: Timeouts(all: .seconds(1)))
+                                         timeouts: Timeouts(all: .seconds(120)))
         let clock = ContinuousClock()
         let start = clock.now
         let outcome = try await client.send(PoolTest.message(1), deadline: start + .milliseconds(300))
@@ -68,6 +68,7 @@ struct PoolCancellationTests {
         #expect(outcome.status == .notDelivered)
         #expect(outcome.failure == .cancelled(.deadlineExceeded))
         #expect(outcome.isSafeToRetry)
+        #expect(await server.waitUntil(timeout: .seconds(10)) { $0.closed == 1 })
         #expect(server.snapshot.messages == [])
         await client.shutdown()
     }
