@@ -169,12 +169,12 @@ public final class ClientConnection {
         return ticket
     }
 
-    /// Withdraws one message: its caller's task was cancelled, or its deadline passed. Its
-    /// completion runs before this returns, with failure `.cancelled(reason)`, and its content
-    /// is not read again. Still queued, it completes `.notAttempted` (safe to send again) and
+    /// Withdraws one message: its caller's task was cancelled, its deadline passed, or its client
+    /// shut down. Its completion runs before this returns, with failure `.cancelled(reason)`, and
+    /// its content is not read again. Still queued, it completes `.notAttempted` (safe to send again) and
     /// the others move up; in flight, the engine decides what the wire needs
-    /// (`SMTPMachine.cancelTransaction`): the session goes on after it, unless its data had
-    /// begun (then the connection is dropped, and the messages queued behind it end as they do
+    /// (`SMTPMachine.cancelTransaction`): the session goes on after it, unless its DATA had
+    /// gone out (then the connection is dropped, and the messages queued behind it end as they do
     /// when a connection is lost). A message already completed: a no-op.
     public func cancelMessage(_ ticket: MessageTicket, because reason: CancelReason, at now: SMTPInstant) {
         self.now = now

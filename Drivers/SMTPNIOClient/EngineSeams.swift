@@ -8,11 +8,12 @@ enum StopReason: Hashable, Sendable {
     case deadlineExceeded
     case shutdown
 
-    /// The engine's word for it (a shutdown is the client's cancellation).
+    /// The engine's word for it.
     var engineReason: CancelReason {
         switch self {
-        case .cancelled, .shutdown: .cancelled
+        case .cancelled: .cancelled
         case .deadlineExceeded: .deadlineExceeded
+        case .shutdown: .shutdown
         }
     }
 }

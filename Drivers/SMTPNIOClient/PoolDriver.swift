@@ -19,12 +19,14 @@ final class PoolDriver: @unchecked Sendable {
     private let loop: any EventLoop
     private let options: ClientOptions
     private let tlsContext: TLSClientContext?
-    private let addresses: Result<[ResolvedAddress], TransportFailure>
+    private let resolver: ConnectionResolver
     private let logger: Logger
     private let metrics: ClientMetrics
     private var state: PoolState
     private var pending: [RequestID: PendingSend] = [:]
     private var live: [ConnectionID: LiveConnection] = [:]
+    /// Connections whose name is being resolved; true: abandoned meanwhile (shutdown).
+    private var resolving: [ConnectionID: Bool] = [:]
     private var nextRequest: RequestID = 1
     private var acceptsSends = true
     private var shutdownDone = false
@@ -40,12 +42,12 @@ final class PoolDriver: @unchecked Sendable {
     }
 
     init(loop: any EventLoop, options: ClientOptions, tlsContext: TLSClientContext?,
-         addresses: Result<[ResolvedAddress], TransportFailure>, configuration: SMTPPoolConfiguration, logger: Logger,
+         resolver: ConnectionResolver, configuration: SMTPPoolConfiguration, logger: Logger,
          metrics: ClientMetrics) {
         self.loop = loop
         self.options = options
         self.tlsContext = tlsContext
-        self.addresses = addresses
+        self.resolver = resolver
         self.logger = logger
         self.metrics = metrics
         state = PoolState(configuration: configuration)
@@ -54,9 +56,12 @@ final class PoolDriver: @unchecked Sendable {
     var statistics: SMTPPoolStatistics {
         let counts = tlsContext?.handshakeCounts
         return SMTPPoolStatistics(peakConnections: state.peakConnections, connectionsOpened: state.connectionsOpened,
-                                  connectionsOpen: live.count, tlsFullHandshakes: counts?.full ?? 0,
+                                  connectionsOpen: connectionsOpen, tlsFullHandshakes: counts?.full ?? 0,
                                   tlsResumedHandshakes: counts?.resumed ?? 0)
     }
+
+    /// Connections open, connecting, or resolving the server's name.
+    private var connectionsOpen: Int { live.count + resolving.count }
 
     // MARK: From the client
 
@@ -64,9 +69,6 @@ final class PoolDriver: @unchecked Sendable {
         guard acceptsSends else { return send.resume(with: .failure(SMTPAsyncClientError.shutDown)) }
         if send.cancelRequested {
             return finish(send, .notAttempted(send.message.envelope, because: EngineSeams.withdrawnFailure(.cancelled)))
-        }
-        if case .failure(let failure) = addresses {
-            return finish(send, .notAttempted(send.message.envelope, because: .sessionEnded(.couldNotConnect(failure))))
         }
         let id = nextRequest
         nextRequest += 1
@@ -130,7 +132,7 @@ final class PoolDriver: @unchecked Sendable {
             live[id]?.logger.debug("SMTP connection quitting")
             if live[id]?.connection.perform({ $0.quit(at: MonotonicClock.now()) }) != true { live[id]?.connection.cancel() }
         case .close(let id):
-            live[id]?.connection.cancel()
+            if resolving[id] != nil { resolving[id] = true } else { live[id]?.connection.cancel() }
         case .stop(let request, let id, let reason):
             guard let send = pending[request], let ticket = send.ticket else { return }
             send.logger.debug("SMTP send stopping on its connection",
@@ -180,8 +182,26 @@ final class PoolDriver: @unchecked Sendable {
         }
     }
 
+    /// Resolves the server's name for this connection (off the loop), then connects.
     private func open(_ id: ConnectionID) {
-        guard case .success(let addresses) = addresses else { return }
+        resolving[id] = false
+        metrics.connections(connectionsOpen)
+        logger.debug("SMTP connection resolving", metadata: ["smtp.connection": "\(id)", "smtp.server": "\(options.host):\(options.port)"])
+        resolver.resolve(options, on: loop).assumeIsolated().whenSuccess { [self] result in
+            guard let abandoned = resolving.removeValue(forKey: id) else { return }
+            switch result {
+            case _ where abandoned:
+                closed(id, error: .cancelled)
+            case .failure(let error):
+                logger.debug("SMTP connection not made", metadata: ["smtp.connection": "\(id)", "smtp.error": "\(error.message)"])
+                closed(id, error: .couldNotConnect(.resolution(error.message)))
+            case .success(let addresses):
+                connect(id, to: addresses)
+            }
+        }
+    }
+
+    private func connect(_ id: ConnectionID, to addresses: [ResolvedAddress]) {
         var connectionLogger = logger
         connectionLogger[metadataKey: "smtp.connection"] = "\(id)"
         let isolated = loop.assumeIsolated()
@@ -196,14 +216,14 @@ final class PoolDriver: @unchecked Sendable {
                                            isolated.execute { [self] in closed(id, error: error) }
                                        })
         live[id] = LiveConnection(connection: connection, logger: connectionLogger)
-        metrics.connections(live.count)
+        metrics.connections(connectionsOpen)
         connectionLogger.debug("SMTP connection opening", metadata: ["smtp.server": "\(options.host):\(options.port)"])
         connection.start()
     }
 
     private func closed(_ id: ConnectionID, error: SMTPError?) {
         let closed = live.removeValue(forKey: id)
-        metrics.connections(live.count)
+        metrics.connections(connectionsOpen)
         closed?.logger.debug("SMTP connection closed", metadata: ["smtp.error": "\(error.map { "\($0)" } ?? "none")"])
         state.connectionClosed(id, error: error, at: .now)
         run()

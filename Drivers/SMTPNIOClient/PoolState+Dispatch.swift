@@ -96,10 +96,10 @@ extension PoolState {
     private var isGraceOver: Bool { isShuttingDown && graceOver }
 
     /// A connection failed before it was ready, for a reason that is not the server's request
-    /// to slow down. A reason any connection would meet (a certificate, AUTH, refused TLS) ends
-    /// every waiting request now; a transient one (refused, reset, timed out, 421) costs the
-    /// requests this connection would have taken one attempt each, so a server that cannot be
-    /// reached ends them after `maxAttempts` connections.
+    /// to slow down. A reason any connection would meet (a certificate, AUTH, refused TLS, a
+    /// name that does not resolve) ends every waiting request now; a transient one (refused,
+    /// reset, timed out, 421) costs the requests this connection would have taken one attempt
+    /// each, so a server that cannot be reached ends them after `maxAttempts` connections.
     mutating func chargeFruitlessConnection(_ error: SMTPError) {
         let victims: [RequestID]
         if Self.isTransient(error) {
@@ -119,6 +119,8 @@ extension PoolState {
 
     static func isTransient(_ error: SMTPError) -> Bool {
         switch error {
+        // The resolver's answer holds for every connection now; the next send resolves again.
+        case .transportFailed(.resolution, _): false
         case .connectionClosed, .transportFailed, .timeout, .serviceNotAvailable: true
         case .greetingRefused(let reply): reply.code.rawValue / 100 == 4
         default: false

@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import NIO
 import SMTPConnection
 import SMTPCore
@@ -43,31 +44,49 @@ public final class SMTPAsyncClient: Sendable {
 
     /// Makes the client. `options` are checked and their TLS context made now (throws
     /// `SMTPClientError` for a caller's mistake: an EHLO name that is not valid, TLS files that do
-    /// not load). The server's host name is resolved now too; a name that does not resolve is
-    /// reported in every send's outcome. `logger` gets the client's and its connections' events
-    /// (lifecycle at `debug`, the transcript at `trace`); at `trace` the engine's transcript is
-    /// turned on. `metricsDimensions` go on every metric (see the catalog's logging article).
-    public init(options: ClientOptions, pool: SMTPPoolConfiguration = .init(),
-                eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger,
-                metricsDimensions: [(String, String)] = []) throws(SMTPClientError) {
+    /// not load). The server's host name is not resolved here (`init` does not block): each new
+    /// connection resolves it, on NIO's shared thread pool, so a change of address is seen. A name
+    /// that does not resolve ends the sends waiting for a connection, each outcome
+    /// `.notAttempted` with `TransportFailure.resolution` in the resolver's words. `logger` gets
+    /// the client's and its connections' events (lifecycle at `debug`, the transcript at
+    /// `trace`); at `trace` the engine's transcript is turned on.
+    ///
+    /// Metrics (swift-metrics) come from `metricsFactory`, or, when it is nil, from the
+    /// process-wide `MetricsSystem.factory` (no backend bootstrapped: they cost nothing to
+    /// speak of). Each carries `metricsDimensions` (for example `[("smtp.server", host)]`):
+    /// `smtp_client_connections_open` (gauge: connections open, connecting or resolving),
+    /// `smtp_client_messages_sent` and `smtp_client_messages_failed` (counters: sends delivered
+    /// to at least one recipient, and the others), `smtp_client_send_duration` (timer: from
+    /// `send` to its outcome).
+    public convenience init(options: ClientOptions, pool: SMTPPoolConfiguration = .init(),
+                            eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger,
+                            metricsDimensions: [(String, String)] = [],
+                            metricsFactory: (any MetricsFactory)? = nil) throws(SMTPClientError) {
+        try self.init(options: options, pool: pool, eventLoopGroup: eventLoopGroup, logger: logger,
+                      metricsDimensions: metricsDimensions, metricsFactory: metricsFactory,
+                      resolver: ConnectionResolver.system.lookup)
+    }
+
+    /// The client with its own name resolution (for tests): `resolver` runs once per new
+    /// connection, on NIO's shared thread pool.
+    package init(options: ClientOptions, pool: SMTPPoolConfiguration = .init(),
+                 eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger,
+                 metricsDimensions: [(String, String)] = [], metricsFactory: (any MetricsFactory)? = nil,
+                 resolver: @escaping @Sendable (ClientOptions) -> Result<[ResolvedAddress], ResolutionError>) throws(SMTPClientError) {
         try options.validate()
         var options = options
         if logger.logLevel <= .trace { options.transcript = true }
         let tlsContext = try options.makeTLSContext()
-        let addresses: Result<[ResolvedAddress], TransportFailure>
-        do throws(ResolutionError) {
-            addresses = .success(try AddressResolver.resolve(options))
-        } catch {
-            addresses = .failure(.resolution(error.message))
-        }
         let loop = eventLoopGroup.next()
         let configuration = pool.normalized
         self.loop = loop
         self.logger = logger
         self.configuration = configuration
-        let driver = PoolDriver(loop: loop, options: options, tlsContext: tlsContext, addresses: addresses,
+        let driver = PoolDriver(loop: loop, options: options, tlsContext: tlsContext,
+                                resolver: ConnectionResolver(lookup: resolver),
                                 configuration: configuration, logger: logger,
-                                metrics: ClientMetrics(dimensions: metricsDimensions))
+                                metrics: ClientMetrics(dimensions: metricsDimensions,
+                                                       factory: metricsFactory ?? MetricsSystem.factory))
         self.driver = driver
     }
 

@@ -17,11 +17,13 @@ struct PoolLoggingTests {
         let lines = log.lines
         #expect(lines.allSatisfy { $0.level == .debug })
         let messages = lines.map(\.message)
-        #expect(messages == ["SMTP connection opening", "SMTP connected", "SMTP session ready", "SMTP send on connection",
+        #expect(messages == ["SMTP connection resolving", "SMTP connection opening", "SMTP connected", "SMTP session ready", "SMTP send on connection",
                              "SMTP send finished", "SMTP client shutting down", "SMTP connection quitting",
                              "SMTP connection closed", "SMTP client shut down"])
-        let connectionLines = lines.filter { ["SMTP connected", "SMTP session ready", "SMTP connection closed"].contains($0.message) }
-        #expect(connectionLines.map { $0.metadata["smtp.connection"] } == ["1", "1", "1"])
+        let connectionLines = lines.filter {
+            ["SMTP connection resolving", "SMTP connected", "SMTP session ready", "SMTP connection closed"].contains($0.message)
+        }
+        #expect(connectionLines.map { $0.metadata["smtp.connection"] } == ["1", "1", "1", "1"])
         let sendLines = lines.filter { $0.message.hasPrefix("SMTP send") }
         #expect(sendLines.map { $0.metadata["smtp.message"] } == ["1", "1"])
         #expect(sendLines.last?.metadata["smtp.outcome"] == "delivered to 1 of 1")

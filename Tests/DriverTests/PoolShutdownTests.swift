@@ -33,9 +33,10 @@ struct PoolShutdownTests {
         await client.shutdown(gracePeriod: .milliseconds(200))
         let outcomes = try await sends.value
         #expect(outcomes.count == 3)
-        // The one whose dot went out: the server may have it.
+        // The one whose dot went out: the server may have it; stopped by the shutdown.
         #expect(outcomes.first?.status == .unknown)
-        let withdrawn: [MessageOutcome] = messages.dropFirst().map { PoolTest.withdrawn($0, .cancelled(.cancelled)) }
+        #expect(outcomes.first?.failure == .cancelled(.shutdown))
+        let withdrawn: [MessageOutcome] = messages.dropFirst().map { PoolTest.withdrawn($0, .cancelled(.shutdown)) }
         #expect(Array(outcomes.dropFirst()) == withdrawn)
         #expect(server.snapshot.lines("MAIL").count == 1)
         await #expect(throws: SMTPAsyncClientError.shutDown) { try await client.send(PoolTest.message(4)) }

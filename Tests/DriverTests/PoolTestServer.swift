@@ -14,6 +14,12 @@ final class PoolTestServer: @unchecked Sendable {
         case hold
         /// Send this reply, then close the connection.
         case replyAndClose(String)
+        /// Reset the connection (RST: SO_LINGER 0, then close), answering nothing.
+        case reset
+        /// Send this reply only once the client has written a command line beginning with
+        /// `prefix` (before that command is answered; recorded as "<deferred-reply>"): proof
+        /// that the client wrote that command without waiting for this reply.
+        case replyOnceClientSends(String, prefix: String)
     }
 
     struct Command {
@@ -139,6 +145,7 @@ final class PoolTestServer: @unchecked Sendable {
         var hasSender = false
         var hasRecipient = false
         var body = ""
+        var deferred: (text: String, prefix: String)?
         /// Answers; false when the connection is to close. `positive`: the reply began with `prefix`.
         func answer(_ command: String, _ fallback: String, positive prefix: String = "") -> (goOn: Bool, positive: Bool) {
             guard !held else { return (true, false) }
@@ -152,6 +159,13 @@ final class PoolTestServer: @unchecked Sendable {
             case .replyAndClose(let text):
                 write(fd, text)
                 return (false, false)
+            case .reset:
+                var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+                setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+                return (false, false)
+            case .replyOnceClientSends(let text, let prefix):
+                deferred = (text, prefix)
+                return (true, true)
             }
         }
         guard answer("<connect>", "220 pool.test ESMTP").goOn else { return }
@@ -178,6 +192,11 @@ final class PoolTestServer: @unchecked Sendable {
                     continue
                 }
                 update { $0.commands.append(Command(connection: connection, line: line, at: .now)) }
+                if let waiting = deferred, line.uppercased().hasPrefix(waiting.prefix.uppercased()) {
+                    deferred = nil
+                    write(fd, waiting.text)
+                    update { $0.commands.append(Command(connection: connection, line: "<deferred-reply>", at: .now)) }
+                }
                 let verb = line.prefix(4).uppercased()
                 let fallback: String
                 switch verb {

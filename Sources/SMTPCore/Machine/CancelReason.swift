@@ -4,12 +4,15 @@ public enum CancelReason: Hashable, Sendable, CustomStringConvertible {
     case cancelled
     /// The send's overall deadline passed.
     case deadlineExceeded
+    /// The client shut down (its grace period ran out) before the send was done.
+    case shutdown
 
-    /// A stable identifier for programs: "cancelled" or "deadline-exceeded".
+    /// A stable identifier for programs: "cancelled", "deadline-exceeded" or "shutdown".
     public var code: String {
         switch self {
         case .cancelled: "cancelled"
         case .deadlineExceeded: "deadline-exceeded"
+        case .shutdown: "shutdown"
         }
     }
 
@@ -18,6 +21,7 @@ public enum CancelReason: Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .cancelled: "the send was cancelled"
         case .deadlineExceeded: "the send's deadline passed"
+        case .shutdown: "the client shut down"
         }
     }
 }

@@ -1,18 +1,21 @@
 /// Withdrawing one message, and resetting an idle session before the next one: the two calls a
 /// connection pool needs. The engine decides what each means on the wire; the caller only asks.
 extension SMTPMachine {
-    /// Withdraws one message (its caller's task was cancelled, or its deadline passed). Its
-    /// `.transactionFinished` event comes at once, with failure `.cancelled(reason)`, and no
-    /// other event of that message follows. What happens on the wire depends on how far it got:
+    /// Withdraws one message (its caller's task was cancelled, its deadline passed, or its
+    /// client shut down). Its `.transactionFinished` event comes at once, with failure
+    /// `.cancelled(reason)`, and no other event of that message follows. What happens on the
+    /// wire depends on how far it got:
     ///
     /// - None of its bytes has reached the driver (`takeOutput`): they are taken back. Every
     ///   recipient `.notAttempted`, safe to send again; the session goes on.
-    /// - MAIL and RCPT went out (and DATA, pipelined, without its 354 yet), or BDAT chunks
-    ///   without LAST: nothing more of it is written. Its outstanding replies are read without a
-    ///   word, then RSET when the server may hold the transaction, and the session goes on.
-    ///   `.notDelivered`, safe to send again unless a reply already refused a recipient. Should
-    ///   the 354 to a pipelined DATA still come for accepted recipients, the connection is
-    ///   dropped then, as below.
+    /// - MAIL and RCPT went out, but not DATA, or BDAT chunks without LAST: nothing more of it
+    ///   is written. Its outstanding replies are read without a word, then RSET when the server
+    ///   may hold the transaction, and the session goes on. `.notDelivered`, safe to send again
+    ///   unless a reply already refused a recipient.
+    /// - DATA went out (pipelined or not) and its reply has not come: a 354 would have to be
+    ///   followed by content, and the server may hold it for as long as it likes, so the
+    ///   connection is dropped at once, as below (behind an earlier message still waiting for
+    ///   its final reply: as soon as that reply is in). Nothing of the content went out.
     /// - After DATA's 354, with the final dot not yet handed over (or BDAT LAST not yet handed
     ///   over): DATA cannot be aborted, so the connection is dropped without the end of data and
     ///   the server discards the partial message. `.notDelivered`, safe to send again; the
@@ -47,7 +50,8 @@ extension SMTPMachine {
             return
         }
         // Nothing more is written for it; its replies are still read, in order, and a reset
-        // follows if the server may hold its state (`finishResolvedTransaction`).
+        // follows if the server may hold its state (`finishResolvedTransaction`). With its DATA
+        // out, `pump` drops the connection as soon as nothing is ahead of it.
         transactions[index].cancelled = reason
         transactions[index].failRound(.cancelled(reason))
         if step == .body { stopBodyRequests(for: id) }
@@ -106,5 +110,19 @@ extension SMTPMachine {
         writeCommand(.reset) { $0.appendASCII("RSET") }
         readyAnnounced = false
         pump()
+    }
+
+    /// The oldest message in flight was cancelled with its DATA out and unanswered: the
+    /// connection goes now (its outcome went out when it was cancelled), rather than once the
+    /// server sends its 354 (which no content may follow) or the timeout passes. Returns true
+    /// when it dropped the connection.
+    mutating func dropCancelledMessageAwaitingGoAhead() -> Bool {
+        // Read in place: a copy of the transaction would cost retains on every pump.
+        guard !transactions.isEmpty, let reason = transactions[0].cancelled, transactions[0].step == .awaitingGoAhead else {
+            return false
+        }
+        transactions.removeFirst()
+        fail(.messageCancelled(reason), quit: false)
+        return true
     }
 }

@@ -42,6 +42,7 @@ extension SMTPMachine {
         case .idle, .tlsHandshake, .greeting, .hello, .startTLS, .authenticating, .closed: return
         }
         while finishResolvedTransaction() || advanceNewestTransaction() {}
+        if dropCancelledMessageAwaitingGoAhead() { return }
         if quitRequested {
             if canSendQuit { beginQuit() }
             return

@@ -453,7 +453,8 @@ extension SMTPMachine {
     private mutating func handleDataReply(_ reply: SMTPReply, transaction index: Int) throws(Transaction.Misfit) {
         let id = transactions[index].id
         if let reason = transactions[index].cancelled, reply.code == .startMailInput, !transactions[index].accepted.isEmpty {
-            // Cancelled with DATA in flight, and the server now waits for the content of a
+            // Cancelled with DATA in flight behind a message that is not done (pump drops the
+            // connection once nothing is ahead), and the server now waits for the content of a
             // message with recipients: no byte may follow, and DATA cannot be aborted.
             fail(.messageCancelled(reason), quit: false)
             return

@@ -11,8 +11,8 @@ import SMTPCore
 ///     CERTFAIL text      client must have asked for TLS; the certificate is refused
 ///     EOF                server closes the connection
 ///     WAIT seconds       the virtual clock advances; the engine is told
-///     CANCEL n [deadline] the application cancels transaction #n (reason `.cancelled`, or
-///                        `.deadlineExceeded` with "deadline")
+///     CANCEL n [deadline|shutdown] the application cancels transaction #n (reason
+///                        `.cancelled`, `.deadlineExceeded` with "deadline", `.shutdown` with "shutdown")
 ///     RESET              the application asks for a reset before the next transaction
 ///
 /// Blank lines and lines starting with "#" are ignored.
@@ -53,7 +53,11 @@ struct Script {
                 steps.append(.eof)
             } else if trimmed.hasPrefix("CANCEL ") {
                 let words = trimmed.split(separator: " ")
-                let reason: CancelReason = words.count > 2 && words[2] == "deadline" ? .deadlineExceeded : .cancelled
+                let reason: CancelReason = switch words.count > 2 ? words[2] : "" {
+                case "deadline": .deadlineExceeded
+                case "shutdown": .shutdown
+                default: .cancelled
+                }
                 steps.append(.cancel(TransactionID(rawValue: UInt64(words[1])!), reason))
             } else if trimmed == "RESET" {
                 steps.append(.reset)
