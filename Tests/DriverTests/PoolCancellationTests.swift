@@ -52,7 +52,11 @@ struct PoolCancellationTests {
         #expect(outcome.failure == .cancelled(.cancelled))
         #expect(outcome.isSafeToRetry)
         // The connection is dropped at once: the server holding its 354 keeps nothing busy.
+        // Timed at the server, whose threads the test's cooperative pool cannot hold up: the
+        // cancel reached the event loop and the engine dropped the connection within 250 ms.
         #expect(await server.waitUntil(timeout: .seconds(10)) { $0.closed == 1 })
+        let closedAt = try #require(server.snapshot.closedAt.first)
+        #expect(cancelled.duration(to: closedAt) < .milliseconds(250))
         #expect(server.snapshot.messages == [])
         await client.shutdown()
     }
@@ -71,6 +75,10 @@ struct PoolCancellationTests {
         #expect(outcome.failure == .cancelled(.deadlineExceeded))
         #expect(outcome.isSafeToRetry)
         #expect(await server.waitUntil(timeout: .seconds(10)) { $0.closed == 1 })
+        // At the server: the close came when the deadline passed, within 250 ms of it.
+        let closedAt = try #require(server.snapshot.closedAt.first)
+        #expect(start.duration(to: closedAt) >= .milliseconds(300))
+        #expect(start.duration(to: closedAt) < .milliseconds(550))
         #expect(server.snapshot.messages == [])
         await client.shutdown()
     }

@@ -35,6 +35,9 @@ final class PoolTestServer: @unchecked Sendable {
         var messages: [String] = []
         /// Connections the client closed, or that the server closed.
         var closed = 0
+        /// When the server saw each of those connections end (its own threads, so a busy
+        /// cooperative pool in the test process does not delay the reading).
+        var closedAt: [ContinuousClock.Instant] = []
 
         func lines(_ verb: String) -> [Command] { commands.filter { $0.line.uppercased().hasPrefix(verb.uppercased()) } }
     }
@@ -138,7 +141,10 @@ final class PoolTestServer: @unchecked Sendable {
     private func serve(_ fd: Int32, _ connection: Int) {
         defer {
             Glibc.close(fd)
-            update { $0.closed += 1 }
+            update {
+                $0.closed += 1
+                $0.closedAt.append(.now)
+            }
         }
         var held = false
         var inData = false

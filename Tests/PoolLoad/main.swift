@@ -14,6 +14,8 @@ import SMTPTLS
 //     Message i carries Message-ID <pool-i.RUN-ID@bench.test>. Prints one JSON object: counts,
 //     seconds, messages per second, peak connections, handshakes, and each delivered message's
 //     index with the reply to its data (which holds the server's queue id).
+//   PoolLoad log-calls
+//     Allocations per log call below the logger's level (the client's call shapes), 0 expected.
 //   PoolLoad mallocs PORT WARMUP MESSAGES [LEVEL]
 //     Sends WARMUP messages one after another on one pooled connection, then MESSAGES more, and
 //     prints the allocations of the second part per message. LEVEL (default info): the client's
@@ -132,6 +134,25 @@ func mallocs(port: UInt16, warmup: Int, messages: Int, level: Logger.Level) asyn
     print("{\"level\": \"\(level)\", \"messages\": \(messages), \"mallocs\": \(after - before), \"per_message\": \(Double(after - before) / Double(messages)), \"connections_opened\": \(statistics.connectionsOpened)}")
 }
 
+/// The client's log calls, in their shapes (a message, metadata built from values), made with the
+/// logger's level at info: the lines are below it. Returns the allocations per call (0 expected:
+/// swift-log takes the message and the metadata as autoclosures, evaluated only when logged).
+func logCallsBelowTheLevel(_ calls: Int) -> Double {
+    guard let symbol = dlsym(nil, "malloc_count_total") else {
+        fail("the malloc-counting interposer is not loaded (LD_PRELOAD)", status: 2)
+    }
+    let count = unsafeBitCast(symbol, to: Counter.self)
+    var logger = Logger(label: "pool-log-calls") { _ in DroppingHandler(logLevel: .info) }
+    logger[metadataKey: "smtp.connection"] = "7"
+    let outcome = MessageOutcome.notAttempted(message(0, run: "log").envelope, because: .cancelled(.cancelled))
+    let before = count()
+    for id in 0..<calls {
+        logger.debug("SMTP send finished", metadata: ["smtp.message": "\(id)", "smtp.outcome": "\(outcome)"])
+        logger.trace("SMTP transcript", metadata: ["smtp.line": "C: MAIL FROM:<load@example.org> \(id)"])
+    }
+    return Double(count() - before) / Double(calls * 2)
+}
+
 let arguments = CommandLine.arguments
 guard arguments.count >= 2 else { fail("usage: PoolLoad load|mallocs ...", status: 2) }
 switch arguments[1] {
@@ -140,6 +161,8 @@ case "load" where arguments.count >= 7:
           let connections = Int(arguments[5]), messages > 0, tasks > 0, connections > 0 else { fail("bad numbers", status: 2) }
     try await load(port: port, messages: messages, tasks: tasks, connections: connections, run: arguments[6],
                    caFile: arguments.count > 7 ? arguments[7] : nil)
+case "log-calls":
+    print("{\"per_call\": \(logCallsBelowTheLevel(100_000))}")
 case "mallocs" where arguments.count == 5 || arguments.count == 6:
     guard let port = UInt16(arguments[2]), let warmup = Int(arguments[3]), let messages = Int(arguments[4]),
           messages > 0 else { fail("bad numbers", status: 2) }

@@ -38,7 +38,11 @@ for level in debug trace; do
     read -r on _ <<<"$(measure $level)"
     echo "client-mallocs: $on mallocs per message with the logger at $level (lines built, then dropped)"
 done
+below=$(LD_PRELOAD="$work/malloc-count.so" "$tool" log-calls | python3 -c "import json, sys; print(json.load(sys.stdin)['per_call'])")
+echo "client-mallocs: $below mallocs per log call below the logger's level (200,000 debug and trace calls at info)"
 [ "${1:-}" = "--print" ] && exit 0
+python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) == 0 else 1)" "$below" \
+    || { echo "client-mallocs: a log call below the level allocated" >&2; exit 1; }
 limit=$(tr -d ' \n' < Benchmarks/Thresholds/AsyncClient.mallocs-per-message)
 if python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) else 1)" "$per" "$limit"; then
     echo "client-mallocs: within the threshold ($limit)"
