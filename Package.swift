@@ -126,8 +126,8 @@ let package = Package(
         .executableTarget(
             name: "PoolLoad",
             dependencies: [
-                "SMTPCore", "SMTPTLS", "SMTPConnection", "SMTPNIOClient",
-                .product(name: "Logging", package: "swift-log"),
+                "SMTPCore", "SMTPTLS", "SMTPConnection", "SMTPNIOClient", "SMTPNIODriver", "SMTPSocketDriver",
+                "SMTPUVDriver", .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/PoolLoad"
         ),

@@ -57,6 +57,23 @@ struct AiosmtpdTests {
         }
     }
 
+    /// Runs `PoolLoad stream` (the driver named, the file streamed, STARTTLS and AUTH at
+    /// aiosmtpd) and reads its outcome and how much its peak resident memory grew.
+    static func streamInAProcessOfItsOwn(driver: Driver, path: String) throws -> (status: String, outcome: String, grewKiB: Int) {
+        let tool = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("PoolLoad")
+        let process = Process()
+        process.executableURL = tool
+        process.arguments = ["stream", "\(driver)", "\(Rig.port("RIG_AIOSMTPD_PORT"))", path, Rig.user, Rig.password,
+                             Rig.caFile]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "PoolLoad printed \(String(decoding: data, as: UTF8.self))")
+        return (object["status"] as? String ?? "", object["outcome"] as? String ?? "", object["grew_kib"] as? Int ?? Int.max)
+    }
+
     @Test(.enabled(if: Rig.isAvailable), arguments: Driver.allCases)
     func fiftyMegabytesStreamInConstantMemory(_ driver: Driver) throws {
         try MemoryLock.exclusively {
@@ -77,15 +94,11 @@ struct AiosmtpdTests {
             try handle.close()
             let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int
 
-            Rig.resetPeakMemory()
-            let before = Rig.memory()
-            let message = OutgoingMessage(envelope: Envelope(sender: "sender@test.local", recipients: ["rcpt@example.net"]),
-                                          content: try FileContent(path: path))
-            let result = deliver(message, options: options, via: driver)
-            let after = Rig.memory()
-            #expect(result.report?.status == .delivered)
-            let grewKiB = after.peak - before.resident
-            #expect(grewKiB < 24 * 1024, "peak memory grew by \(grewKiB) KiB while sending \(size) bytes")
+            // The send runs in a process of its own (Tests/PoolLoad, built with the tests), so
+            // what the suite's other tests hold at the same time is not counted.
+            let probe = try Self.streamInAProcessOfItsOwn(driver: driver, path: path)
+            #expect(probe.status == "delivered", "\(probe.outcome)")
+            #expect(probe.grewKiB < 24 * 1024, "peak memory grew by \(probe.grewKiB) KiB while sending \(size) bytes")
 
             let stored = try #require(Rig.aiosmtpdContent(containing: marker, timeout: .seconds(60)))
             let original = try Data(contentsOf: URL(fileURLWithPath: path))

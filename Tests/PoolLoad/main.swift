@@ -3,7 +3,10 @@ import Logging
 import SMTPConnection
 import SMTPCore
 import SMTPNIOClient
+import SMTPNIODriver
+import SMTPSocketDriver
 import SMTPTLS
+import SMTPUVDriver
 
 // The async client under load, for `make bench` and the malloc gate (not a product: a tool of
 // this repository's, built with the main package's tests).
@@ -14,6 +17,11 @@ import SMTPTLS
 //     Message i carries Message-ID <pool-i.RUN-ID@bench.test>. Prints one JSON object: counts,
 //     seconds, messages per second, peak connections, handshakes, and each delivered message's
 //     index with the reply to its data (which holds the server's queue id).
+//   PoolLoad stream socket|uv|nio PORT FILE USER PASSWORD CA-FILE
+//     Sends FILE (FileContent, streamed) through the driver named, STARTTLS verified as
+//     "localhost" and AUTH, and prints the outcome and how much this process's peak resident
+//     memory grew while it did. A process of its own, so no other test's memory is counted
+//     (DriverTests' constant-memory test runs it).
 //   PoolLoad log-calls
 //     Allocations per log call below the logger's level (the client's call shapes), 0 expected.
 //   PoolLoad mallocs PORT WARMUP MESSAGES [LEVEL]
@@ -153,6 +161,41 @@ func logCallsBelowTheLevel(_ calls: Int) -> Double {
     return Double(count() - before) / Double(calls * 2)
 }
 
+/// Peak and current resident memory of this process, in KiB (/proc/self/status).
+func memory() -> (peak: Int, resident: Int) {
+    guard let file = fopen("/proc/self/status", "r") else { return (0, 0) }
+    defer { fclose(file) }
+    var peak = 0, resident = 0
+    var line = [CChar](repeating: 0, count: 256)
+    while fgets(&line, 256, file) != nil {
+        let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let value = Int(text.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
+        if text.hasPrefix("VmHWM:") { peak = value }
+        if text.hasPrefix("VmRSS:") { resident = value }
+    }
+    return (peak, resident)
+}
+
+func stream(driver: String, port: UInt16, path: String, user: String, password: String, caFile: String) throws {
+    let options = ClientOptions(host: "127.0.0.1", port: port, tlsPolicy: .required,
+                                tls: TLSConfiguration(caFile: caFile, serverName: "localhost"), heloName: "client.test.local",
+                                authentication: .passwordWithCrypto(username: user, password: password),
+                                timeouts: Timeouts(all: .seconds(20)), connectTimeout: .seconds(5))
+    let message = OutgoingMessage(envelope: Envelope(sender: "sender@test.local", recipients: ["rcpt@example.net"]),
+                                  content: try FileContent(path: path))
+    // Everything a send needs is loaded and made before the measurement starts.
+    let before = memory()
+    let outcome: MessageOutcome
+    switch driver {
+    case "socket": outcome = try SMTPClient.send(message, options: options)
+    case "uv": outcome = try UVBatchSender(options: options, connections: 1, maxAttempts: 1).send([message])[0]
+    case "nio": outcome = try NIOBatchSender(options: options, connections: 1, maxAttempts: 1).send([message])[0]
+    default: fail("unknown driver \(driver)", status: 2)
+    }
+    let after = memory()
+    print("{\"status\": \"\(outcome.status)\", \"outcome\": \(json("\(outcome)")), \"grew_kib\": \(after.peak - before.resident)}")
+}
+
 let arguments = CommandLine.arguments
 guard arguments.count >= 2 else { fail("usage: PoolLoad load|mallocs ...", status: 2) }
 switch arguments[1] {
@@ -161,6 +204,10 @@ case "load" where arguments.count >= 7:
           let connections = Int(arguments[5]), messages > 0, tasks > 0, connections > 0 else { fail("bad numbers", status: 2) }
     try await load(port: port, messages: messages, tasks: tasks, connections: connections, run: arguments[6],
                    caFile: arguments.count > 7 ? arguments[7] : nil)
+case "stream" where arguments.count == 8:
+    guard let port = UInt16(arguments[3]) else { fail("bad port", status: 2) }
+    try stream(driver: arguments[2], port: port, path: arguments[4], user: arguments[5], password: arguments[6],
+               caFile: arguments[7])
 case "log-calls":
     print("{\"per_call\": \(logCallsBelowTheLevel(100_000))}")
 case "mallocs" where arguments.count == 5 || arguments.count == 6:
