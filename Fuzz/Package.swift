@@ -1,8 +1,8 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// libFuzzer targets for smtp-machine. Build one at a time (see README.md):
-//   swift build -c release --product engine --sanitize=fuzzer --sanitize=address -Xswiftc -DFUZZING
+// libFuzzer targets for smtp-machine, built together by build.sh (the recipe is in README.md):
+//   Fuzz/build.sh engine   # builds all five with libFuzzer and ASan, prints engine's path
 // Without -DFUZZING each product is a plain replay tool: `engine FILE...` runs the harness on files.
 
 let targets = ["reply-parser", "capabilities", "engine", "body-encoder", "connection"]
