@@ -75,8 +75,13 @@ package enum AddressResolver {
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         hints.ai_protocol = Int32(IPPROTO_TCP)
-        hints.ai_flags = AI_ADDRCONFIG | AI_NUMERICSERV
         var list: UnsafeMutablePointer<addrinfo>?
+        // An address literal is its own answer: parsed, with no lookup of the host's interfaces
+        // (AI_ADDRCONFIG opens a netlink socket for that on every call) and no name service.
+        hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV
+        if getaddrinfo(host, String(port), &hints, &list) == 0 { return collect(list) }
+        list = nil
+        hints.ai_flags = AI_ADDRCONFIG | AI_NUMERICSERV
         let status = getaddrinfo(host, String(port), &hints, &list)
         if status != 0 {
             // Loopback-only machines: AI_ADDRCONFIG can hide every address; try once without it.

@@ -54,6 +54,9 @@ public final class ClientConnection {
     private var queue: [Queued] = []
     private var nextTicket: UInt64 = 1
     private let supplier: MessageSupplier?
+    private let supplyLimit: Int?
+    /// Messages taken from `supplier` so far.
+    private var supplied = 0
     /// Session events (greeting, capabilities, TLS, transcript lines, failure), for observers.
     public var onEvent: SessionObserver?
 
@@ -88,8 +91,13 @@ public final class ClientConnection {
     /// `tlsPort`: the port connected to (with `tlsHost`, the peer TLS sessions are resumed with).
     /// `chunkSize`: octets read from a message's content per chunk. Output waiting for the
     /// driver is bounded by the engine's `limits.outputHighWater`, the one backpressure limit.
+    /// `supplyLimit`: the most messages taken from `supplier`; with `.quitWhenIdle`, QUIT follows
+    /// the last of them at once, pipelined behind its final command where the server allows,
+    /// rather than a round trip after its reply.
     public init(configuration: SMTPConfiguration, tlsContext: TLSClientContext?, tlsHost: String, tlsPort: UInt16 = 0,
-                chunkSize: Int = 64 * 1024, idlePolicy: IdlePolicy, supplier: MessageSupplier? = nil) throws(SMTPError) {
+                chunkSize: Int = 64 * 1024, idlePolicy: IdlePolicy, supplier: MessageSupplier? = nil,
+                supplyLimit: Int? = nil) throws(SMTPError) {
+        self.supplyLimit = supplyLimit.map { max(1, $0) }
         machine = try SMTPMachine(configuration: configuration)
         self.tlsContext = tlsContext
         self.tlsHost = tlsHost
@@ -391,8 +399,9 @@ public final class ClientConnection {
             let next: Queued
             if !queue.isEmpty {
                 next = queue.removeFirst()
-            } else if let supplied = supplier?() {
-                next = Queued(message: supplied.0, completion: supplied.1, ticket: makeTicket())
+            } else if supplyLimit.map({ supplied < $0 }) ?? true, let given = supplier?() {
+                supplied += 1
+                next = Queued(message: given.0, completion: given.1, ticket: makeTicket())
             } else {
                 return
             }
@@ -401,6 +410,12 @@ public final class ClientConnection {
                 inFlight[id] = InFlight(message: next.message, completion: next.completion, ticket: next.ticket)
             } catch {
                 next.completion(.notAttempted(next.message.envelope, because: .local(error)))
+            }
+            if queue.isEmpty, idlePolicy == .quitWhenIdle, let supplyLimit, supplied >= supplyLimit {
+                // The last message this connection takes: QUIT behind it (the engine writes it as
+                // soon as the pipelining rules allow).
+                machine.quit(at: now)
+                return
             }
         }
     }

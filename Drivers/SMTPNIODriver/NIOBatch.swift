@@ -56,6 +56,7 @@ final class NIOBatch {
 
     private func openSession() {
         let session = NIOSession(loop: loop, addresses: addresses, options: options, tlsContext: tlsContext,
+                                 messageLimit: messagesPerSession,
                                  // Strong references: the batch lives as long as a session does.
                                  supplier: { session in self.nextMessage(for: session) },
                                  observer: observer, onClosed: { session in self.closed(session) })

@@ -45,9 +45,13 @@ final class NIOSession {
     /// batch put it back in the queue): quit once the messages in flight are done.
     var retiring = false
 
+    /// The most messages this session takes (it quits behind the last), or nil.
+    private let messageLimit: Int?
+
     init(loop: any EventLoop, addresses: [ResolvedAddress], options: ClientOptions, tlsContext: TLSClientContext?,
-         idlePolicy: ClientConnection.IdlePolicy = .quitWhenIdle,
+         idlePolicy: ClientConnection.IdlePolicy = .quitWhenIdle, messageLimit: Int? = nil,
          supplier: @escaping Supplier, observer: SessionObserver?, onClosed: @escaping (NIOSession) -> Void) {
+        self.messageLimit = messageLimit
         self.idlePolicy = idlePolicy
         self.loop = loop
         self.addresses = addresses
@@ -150,7 +154,8 @@ final class NIOSession {
                                                   guard !self.retiring, let next = self.supplier(self) else { return nil }
                                                   self.startedMessages += 1
                                                   return next
-                                              })
+                                              },
+                                              supplyLimit: messageLimit)
         connection.onEvent = observer
         self.connection = connection
         return connection

@@ -69,7 +69,7 @@ public final class BlockingBatchSender {
                             shared.complete(index, outcome)
                         }
                     })
-                })
+                }, quitWhenDone: true)
                 session.close()
                 shared.ended(session.failure)
                 guard shared.queue.waiting > 0 else { return }

@@ -112,6 +112,14 @@ public final class BlockingSession {
     /// behind the previous one where the server allows. Each message's completion runs once.
     /// Once the session has ended, every message pulled completes at once with the reason.
     public func send(pulling next: () -> (OutgoingMessage, (MessageOutcome) -> Void)?) {
+        send(pulling: next, quitWhenDone: false)
+    }
+
+    /// `send(pulling:)`; with `quitWhenDone`, the session also ends once `next` has no more:
+    /// QUIT goes pipelined behind the last message's final command where the server allows (as
+    /// the other drivers' batch sessions do), one round trip fewer than `close()` after it. The
+    /// batch sender's sessions end so.
+    func send(pulling next: () -> (OutgoingMessage, (MessageOutcome) -> Void)?, quitWhenDone: Bool) {
         guard let connection else {
             let failure = connectFailure ?? .connectionClosed(.connect)
             while let (message, done) = next() { done(.notAttempted(message.envelope, because: .sessionEnded(failure))) }
@@ -124,6 +132,7 @@ public final class BlockingSession {
             while !exhausted, inFlight < window {
                 guard let (message, done) = next() else {
                     exhausted = true
+                    if quitWhenDone, !connection.isFinished { connection.quit(at: MonotonicClock.now()) }
                     return
                 }
                 inFlight += 1

@@ -129,7 +129,8 @@ public final class UVBatchSender {
         }
         open = {
             let connection = UVConnection(loop: loop, addresses: addresses, options: self.options, tlsContext: tlsContext,
-                                          supplier: supplier, observer: self.observer, onClosed: onClosed)
+                                          messageLimit: self.messagesPerSession, supplier: supplier, observer: self.observer,
+                                          onClosed: onClosed)
             live[ObjectIdentifier(connection)] = connection
             summary.connectionsOpened += 1
             connection.start()

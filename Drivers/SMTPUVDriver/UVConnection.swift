@@ -59,9 +59,13 @@ final class UVConnection {
     /// batch put it back in the queue): quit once the messages in flight are done.
     var retiring = false
 
+    /// The most messages this session takes (it quits behind the last), or nil.
+    private let messageLimit: Int?
+
     init(loop: UnsafeMutablePointer<uv_loop_t>, addresses: [ResolvedAddress], options: ClientOptions,
-         tlsContext: TLSClientContext?, supplier: @escaping Supplier,
+         tlsContext: TLSClientContext?, messageLimit: Int? = nil, supplier: @escaping Supplier,
          observer: SessionObserver?, onClosed: @escaping (UVConnection) -> Void) {
+        self.messageLimit = messageLimit
         self.loop = loop
         self.addresses = addresses
         self.options = options
@@ -163,7 +167,8 @@ final class UVConnection {
                                                       guard !self.retiring, let next = self.supplier(self) else { return nil }
                                                       self.startedMessages += 1
                                                       return next
-                                                  })
+                                                  },
+                                                  supplyLimit: messageLimit)
             connection.onEvent = observer
             self.connection = connection
         } catch {

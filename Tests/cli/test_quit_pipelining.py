@@ -58,3 +58,37 @@ def test_a_refusal_behind_a_pipelined_quit_is_still_reported(tmp_path):
                          "all recipients were refused (b@example.net: 550 5.1.1 no such user)"], run
     record = server.finish()
     assert record.errors == [], record.errors
+
+
+def test_a_load_session_at_its_message_limit_quits_behind_the_last_message(driver, tmp_path):
+    """Load mode (the batch senders): a session that has taken its --session-messages quits at
+    once, QUIT pipelined behind BDAT LAST; the server answers nothing before QUIT arrives."""
+    path = tmp_path / "message.eml"
+    path.write_bytes(MESSAGE)
+    server = bdat_server("250 ok\r\n250 ok\r\n250 2.0.0 queued as Q3\r\n221 2.0.0 bye\r\n")
+    run = smtp_send("--driver", driver, "--tls", "off", "--timeout", "5", "--data", str(path),
+                    "--repeat", "1", "--session-messages", "1",
+                    f"127.0.0.1:{server.port}", "a@example.org", "b@example.net")
+    assert run.status == 0, run
+    assert run.lines[0].startswith("Sent 1 messages in "), run
+    record = server.finish()
+    assert record.errors == [], record.errors
+
+
+def test_a_load_session_quits_behind_its_last_final_dot(driver, tmp_path):
+    """The same over DATA: the final dot of the session's last message and QUIT in one group."""
+    path = tmp_path / "message.eml"
+    path.write_bytes(MESSAGE)
+    server = ScriptedServer([
+        send("220 mx ESMTP\r\n"), expect("EHLO"), send("250-mx\r\n250 PIPELINING\r\n"),
+        expect("MAIL FROM:<a@example.org>"), expect("RCPT TO:<b@example.net>"), expect("DATA"),
+        send("250 ok\r\n250 ok\r\n354 go\r\n"), read_data(), expect("QUIT"),
+        send("250 2.0.0 queued as Q4\r\n221 2.0.0 bye\r\n"),
+    ])
+    run = smtp_send("--driver", driver, "--tls", "off", "--timeout", "5", "--data", str(path),
+                    "--repeat", "1", "--session-messages", "1",
+                    f"127.0.0.1:{server.port}", "a@example.org", "b@example.net")
+    assert run.status == 0, run
+    assert run.lines[0].startswith("Sent 1 messages in "), run
+    record = server.finish()
+    assert record.errors == [], record.errors
