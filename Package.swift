@@ -127,7 +127,7 @@ let package = Package(
             name: "PoolLoad",
             dependencies: [
                 "SMTPCore", "SMTPTLS", "SMTPConnection", "SMTPNIOClient", "SMTPNIODriver", "SMTPSocketDriver",
-                "SMTPUVDriver", .product(name: "Logging", package: "swift-log"),
+                "SMTPUVDriver", "SMTPMessage", "SMTPMessageContent", .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/PoolLoad"
         ),

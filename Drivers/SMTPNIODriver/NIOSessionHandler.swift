@@ -42,6 +42,10 @@ final class NIOSessionHandler: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     private var isUnixSocket = false
     private var scratch: [UInt8] = []
+    /// The buffer of the last write, kept for the next one: written one at a time, it is ours
+    /// alone again once NIO has written it, so the next write reuses its storage instead of
+    /// allocating (kept only while small: a body chunk's buffer is let go).
+    private var spare: ByteBuffer?
     private var writing = false
     private var wroteSinceRead = false
     private var pumping = false
@@ -177,9 +181,11 @@ final class NIOSessionHandler: ChannelInboundHandler {
         }
         while !writing, !closing, connection.hasNetworkOutput, !connection.isFinished || connection.failure == nil {
             connection.takeNetworkOutput(into: &scratch)
-            var buffer = context.channel.allocator.buffer(capacity: scratch.count)
+            var buffer = spare.take() ?? context.channel.allocator.buffer(capacity: scratch.count)
+            buffer.clear()
             scratch.withUnsafeBytes { _ = buffer.writeBytes($0) }
             scratch.removeAll(keepingCapacity: true)
+            if buffer.capacity <= Self.spareCapacity { spare = buffer }
             writing = true
             wroteSinceRead = true
             let promise = context.eventLoop.makePromise(of: Void.self)
@@ -196,8 +202,15 @@ final class NIOSessionHandler: ChannelInboundHandler {
             }
             return
         }
-        if let deadline = connection.deadline { arm(deadline, force: false) } else { cancelTimer() }
+        // No deadline (an idle session): the task armed, if any, finds nothing to do when it
+        // fires, at most a second from now.
+        if let deadline = connection.deadline { arm(deadline, force: false) }
     }
+
+    /// The largest write buffer kept for the next write.
+    private static let spareCapacity = 16 * 1024
+    /// How far ahead the wake-up task is scheduled at most (see `arm`).
+    private static let wakeUpHorizon = Duration.seconds(1)
 
     private func didWrite(_ result: Result<Void, any Error>) {
         writing = false
@@ -212,14 +225,21 @@ final class NIOSessionHandler: ChannelInboundHandler {
         pump()
     }
 
-    /// Schedules the wake-up unless one is due no later (an early one is harmless).
+    /// Schedules the wake-up unless one is due no later (an early one is harmless: it tells
+    /// the connection the time, and the next one is scheduled). It is scheduled for the deadline,
+    /// or `wakeUpHorizon` from now if that is sooner: each reply moves the deadline later and a
+    /// new phase may bring it nearer, so a task set for the deadline itself would be cancelled
+    /// and scheduled again (three allocations) on most exchanges; one set at most a second ahead
+    /// stays put until it fires, and still fires at the deadline when that is less than a second
+    /// away. `force`: exactly at `deadline`.
     private func arm(_ deadline: SMTPInstant, force: Bool) {
         if !force, timer != nil, let armed = timerDeadline, armed <= deadline { return }
         guard let context else { return }
         timer?.cancel()
         let now = MonotonicClock.now()
-        let delay = deadline > now ? Int64(deadline.nanoseconds - now.nanoseconds) : 0
-        timerDeadline = deadline
+        let wake = force ? deadline : min(deadline, now + Self.wakeUpHorizon)
+        let delay = wake > now ? Int64(wake.nanoseconds - now.nanoseconds) : 0
+        timerDeadline = wake
         timer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(delay)) { [weak self] () -> Void in
             guard let self else { return }
             self.timerFired()

@@ -50,8 +50,13 @@ enum Rig {
         var missing = Set(queueIDs)
         while !missing.isEmpty && clock.now < deadline {
             let log = maillog()
+            // "... postfix/discard[123]: 4XyZ1k2Lm3N: to=<...>, ..., status=sent (...)": the
+            // queue id is the field after the process; one set lookup per line, so a long-lived
+            // rig's large log is still read in one pass.
             for line in log.split(separator: "\n") where line.contains("status=sent") {
-                for id in missing where line.contains(" \(id): ") { missing.remove(id) }
+                guard let process = line.range(of: "]: ") else { continue }
+                let id = line[process.upperBound...].prefix { $0 != ":" }
+                missing.remove(String(id))
             }
             if !missing.isEmpty { Thread.sleep(forTimeInterval: 0.05) }
         }

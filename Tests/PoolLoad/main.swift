@@ -2,6 +2,8 @@ import Glibc
 import Logging
 import SMTPConnection
 import SMTPCore
+import SMTPMessage
+import SMTPMessageContent
 import SMTPNIOClient
 import SMTPNIODriver
 import SMTPSocketDriver
@@ -22,6 +24,11 @@ import SMTPUVDriver
 //     "localhost" and AUTH, and prints the outcome and how much this process's peak resident
 //     memory grew while it did. A process of its own, so no other test's memory is counted
 //     (DriverTests' constant-memory test runs it).
+//   PoolLoad attachment PORT FILE MARKER USER PASSWORD CA-FILE
+//     Builds a message (MessageBuilder) with FILE attached as "große Datei.bin" and the header
+//     X-Test-Marker: MARKER, sends it with the socket driver (STARTTLS verified as "localhost",
+//     AUTH), and prints the outcome, the built size and how much the peak resident memory grew
+//     from before the build (SMTPMessageTests' constant-memory test runs it).
 //   PoolLoad log-calls
 //     Allocations per log call below the logger's level (the client's call shapes), 0 expected.
 //   PoolLoad mallocs PORT WARMUP MESSAGES [LEVEL]
@@ -196,6 +203,26 @@ func stream(driver: String, port: UInt16, path: String, user: String, password: 
     print("{\"status\": \"\(outcome.status)\", \"outcome\": \(json("\(outcome)")), \"grew_kib\": \(after.peak - before.resident)}")
 }
 
+func attachment(port: UInt16, path: String, marker: String, user: String, password: String, caFile: String) throws {
+    let options = ClientOptions(host: "127.0.0.1", port: port, tlsPolicy: .required,
+                                tls: TLSConfiguration(caFile: caFile, serverName: "localhost"), heloName: "client.test.local",
+                                authentication: .passwordWithCrypto(username: user, password: password),
+                                timeouts: Timeouts(all: .seconds(30)), connectTimeout: .seconds(5))
+    let before = memory()
+    var builder = MessageBuilder(from: Mailbox("sender@test.local"), to: [Mailbox("rcpt@example.net")],
+                                 subject: "fifty megabytes", date: MessageDate(secondsSince1970: 1_700_000_000, utcOffsetMinutes: -300),
+                                 text: "attached\n")
+    builder.headers = [HeaderField("X-Test-Marker", marker)]
+    builder.attachments = [try Attachment.file(path, filename: "große Datei.bin")]
+    let built = try builder.build()
+    let session = try BlockingSession(options: options)
+    let outcome = session.send(built.outgoing)
+    session.close()
+    let after = memory()
+    print("{\"status\": \"\(outcome.status)\", \"outcome\": \(json("\(outcome)")), \"size\": \(built.size), "
+          + "\"grew_kib\": \(after.peak - before.resident)}")
+}
+
 let arguments = CommandLine.arguments
 guard arguments.count >= 2 else { fail("usage: PoolLoad load|mallocs ...", status: 2) }
 switch arguments[1] {
@@ -208,6 +235,10 @@ case "stream" where arguments.count == 8:
     guard let port = UInt16(arguments[3]) else { fail("bad port", status: 2) }
     try stream(driver: arguments[2], port: port, path: arguments[4], user: arguments[5], password: arguments[6],
                caFile: arguments[7])
+case "attachment" where arguments.count == 8:
+    guard let port = UInt16(arguments[2]) else { fail("bad port", status: 2) }
+    try attachment(port: port, path: arguments[3], marker: arguments[4], user: arguments[5], password: arguments[6],
+                   caFile: arguments[7])
 case "log-calls":
     print("{\"per_call\": \(logCallsBelowTheLevel(100_000))}")
 case "mallocs" where arguments.count == 5 || arguments.count == 6:

@@ -40,19 +40,4 @@ enum MessageRig {
         let head = handle.readData(ofLength: 64 * 1024)
         return head.range(of: Data(marker.utf8)) != nil
     }
-
-    /// VmHWM and VmRSS of this process, in KiB.
-    static func memory() -> (peak: Int, resident: Int) {
-        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-        func value(_ key: String) -> Int {
-            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key) }) else { return 0 }
-            return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "0") ?? 0
-        }
-        return (value("VmHWM:"), value("VmRSS:"))
-    }
-
-    /// Resets the peak-RSS counter (Linux: writing 5 to clear_refs).
-    static func resetPeakMemory() {
-        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
-    }
 }
