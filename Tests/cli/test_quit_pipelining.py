@@ -9,15 +9,20 @@ from scripted_server import ScriptedServer, expect, read_bytes, read_data, send
 MESSAGE = b"Subject: pipelined quit\r\n\r\nhello\r\n"
 
 
-def test_quit_goes_with_the_final_dot(driver, tmp_path):
-    path = tmp_path / "message.eml"
-    path.write_bytes(MESSAGE)
-    server = ScriptedServer([
+def data_server(queue_id):
+    """A PIPELINING server (no CHUNKING) that answers the final dot (and QUIT) only once QUIT is in."""
+    return ScriptedServer([
         send("220 mx ESMTP\r\n"), expect("EHLO"), send("250-mx\r\n250 PIPELINING\r\n"),
         expect("MAIL FROM:<a@example.org>"), expect("RCPT TO:<b@example.net>"), expect("DATA"),
         send("250 ok\r\n250 ok\r\n354 go\r\n"), read_data(), expect("QUIT"),
-        send("250 2.0.0 queued as Q1\r\n221 2.0.0 bye\r\n"),
+        send(f"250 2.0.0 queued as {queue_id}\r\n221 2.0.0 bye\r\n"),
     ])
+
+
+def test_quit_goes_with_the_final_dot(driver, tmp_path):
+    path = tmp_path / "message.eml"
+    path.write_bytes(MESSAGE)
+    server = data_server("Q1")
     run = smtp_send("--driver", driver, "--tls", "off", "--timeout", "5", "--data", str(path),
                     f"127.0.0.1:{server.port}", "a@example.org", "b@example.net")
     assert (run.status, run.lines) == (0, ["Message successfully sent to 1 recipient(s)"]), run
@@ -60,35 +65,28 @@ def test_a_refusal_behind_a_pipelined_quit_is_still_reported(tmp_path):
     assert record.errors == [], record.errors
 
 
-def test_a_load_session_at_its_message_limit_quits_behind_the_last_message(driver, tmp_path):
-    """Load mode (the batch senders): a session that has taken its --session-messages quits at
-    once, QUIT pipelined behind BDAT LAST; the server answers nothing before QUIT arrives."""
+def load_one_message(driver, server, tmp_path):
+    """Load mode (the batch senders), one message, a session limit of one; the server's record."""
     path = tmp_path / "message.eml"
     path.write_bytes(MESSAGE)
-    server = bdat_server("250 ok\r\n250 ok\r\n250 2.0.0 queued as Q3\r\n221 2.0.0 bye\r\n")
     run = smtp_send("--driver", driver, "--tls", "off", "--timeout", "5", "--data", str(path),
                     "--repeat", "1", "--session-messages", "1",
                     f"127.0.0.1:{server.port}", "a@example.org", "b@example.net")
     assert run.status == 0, run
     assert run.lines[0].startswith("Sent 1 messages in "), run
-    record = server.finish()
+    assert "0 failed" in run.lines[0], run
+    return server.finish()
+
+
+def test_a_load_session_at_its_message_limit_quits_behind_the_last_message(driver, tmp_path):
+    """A session that has taken its --session-messages quits at once, QUIT pipelined behind
+    BDAT LAST; the server answers nothing before QUIT arrives."""
+    server = bdat_server("250 ok\r\n250 ok\r\n250 2.0.0 queued as Q3\r\n221 2.0.0 bye\r\n")
+    record = load_one_message(driver, server, tmp_path)
     assert record.errors == [], record.errors
 
 
 def test_a_load_session_quits_behind_its_last_final_dot(driver, tmp_path):
     """The same over DATA: the final dot of the session's last message and QUIT in one group."""
-    path = tmp_path / "message.eml"
-    path.write_bytes(MESSAGE)
-    server = ScriptedServer([
-        send("220 mx ESMTP\r\n"), expect("EHLO"), send("250-mx\r\n250 PIPELINING\r\n"),
-        expect("MAIL FROM:<a@example.org>"), expect("RCPT TO:<b@example.net>"), expect("DATA"),
-        send("250 ok\r\n250 ok\r\n354 go\r\n"), read_data(), expect("QUIT"),
-        send("250 2.0.0 queued as Q4\r\n221 2.0.0 bye\r\n"),
-    ])
-    run = smtp_send("--driver", driver, "--tls", "off", "--timeout", "5", "--data", str(path),
-                    "--repeat", "1", "--session-messages", "1",
-                    f"127.0.0.1:{server.port}", "a@example.org", "b@example.net")
-    assert run.status == 0, run
-    assert run.lines[0].startswith("Sent 1 messages in "), run
-    record = server.finish()
+    record = load_one_message(driver, data_server("Q4"), tmp_path)
     assert record.errors == [], record.errors
