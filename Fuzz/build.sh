@@ -22,8 +22,11 @@ target=${1:?usage: $0 TARGET}
 targets=(reply-parser capabilities engine body-encoder connection)
 scratch="$here/.build/fuzz"
 cd "$here/.."
-names=$(find Sources Fuzz/Sources -name '*.swift' | LC_ALL=C sort)
-stamp="$(cksum <<<"$names") $(xargs -d '\n' cat <<<"$names" | cksum) $(cksum <"$here/Package.swift")"
+# Every source the fuzz targets are built from: the engine, the drivers' connection layer, the
+# C scanner and system-library maps, the harnesses, and both manifests.
+names=$(find Sources Drivers Fuzz/Sources \( -name '*.swift' -o -name '*.c' -o -name '*.h' -o -name '*.modulemap' \) \
+    | LC_ALL=C sort)
+stamp="$(cksum <<<"$names") $(xargs -d '\n' cat <<<"$names" | cksum) $(cat Package.swift "$here/Package.swift" | cksum)"
 built() { for t in "${targets[@]}"; do [ -x "$scratch/release/$t" ] || return 1; done; }
 if [ "$(cat "$scratch/.fuzz-stamp" 2>/dev/null)" != "$stamp" ] || ! built; then
     if [ "$(cat "$scratch/.fuzz-names" 2>/dev/null)" != "$(cksum <<<"$names")" ]; then
