@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Products, from the bottom up (README "Packages and products" shows the dependencies lines):
-//   SMTPCore          the pure protocol engine (no Foundation, no Glibc, no clock, no I/O)
+//   SMTPCore          the pure protocol engine (no Foundation, no Glibc, no clock, no I/O); its one
+//                     dependency is CSMTPScan, a header of compiler builtins (the SSE2 line scan)
 //   SMTPTLS           OpenSSL over memory BIOs, and the SASL mechanisms that need libcrypto
 //   SMTPConnection    the layer every driver shares: options, messages, outcomes, ClientConnection
 //   SMTPSocketDriver  blocking POSIX sockets (SMTPClient.send, BlockingSession)
@@ -41,7 +42,13 @@ let package = Package(
     targets: [
         .target(
             name: "SMTPCore",
+            dependencies: ["CSMTPScan"],
             path: "Sources/SMTPCore"
+        ),
+        // The reply parser's line-break scan, sixteen bytes per compare (SSE2); header-only.
+        .target(
+            name: "CSMTPScan",
+            path: "Sources/CSMTPScan"
         ),
         .target(
             name: "SMTPMessage",

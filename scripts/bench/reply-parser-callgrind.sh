@@ -13,12 +13,19 @@ corpora="$here/../../Benchmarks/Benchmarks/EngineBenchmarks"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 cd "$out"
-swiftc -O -wmo -parse-as-library -module-name SMTPCore -emit-module -emit-module-path SMTPCore.swiftmodule \
+# The C scanner the parser imports (header-only), as a module of its own, when the tree has it.
+scan="$root/Sources/CSMTPScan/include/CSMTPScan.h" cflags=""
+if [ -f "$scan" ]; then
+    mkdir CSMTPScan
+    printf 'module CSMTPScan {\n    header "%s"\n    export *\n}\n' "$scan" > CSMTPScan/module.modulemap
+    cflags="-I $out/CSMTPScan"
+fi
+swiftc -O -wmo $cflags -parse-as-library -module-name SMTPCore -emit-module -emit-module-path SMTPCore.swiftmodule \
     -emit-library -static -o libSMTPCore.a $(find "$root/Sources/SMTPCore" -name '*.swift')
 # A tree from before parse(_:_:) is measured the one way it has.
 modes="next borrowed" flags=""
 grep -rq "func parse(_ bytes: UnsafeRawBufferPointer" "$root/Sources/SMTPCore" || { modes="next"; flags="-D NO_BORROWED"; }
-swiftc -O -wmo $flags -I . -L . -lSMTPCore -o driver "$here/reply-parser-callgrind/main.swift" \
+swiftc -O -wmo $flags $cflags -I . -L . -lSMTPCore -o driver "$here/reply-parser-callgrind/main.swift" \
     "$corpora/ShortReplyCorpus.swift" "$corpora/ReplyCorpus.swift"
 count() { # corpus passes mode -> instructions
     valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect='*parseAll*' ./driver "$1" "$2" "$3" 2>&1 \

@@ -74,7 +74,7 @@ extension ReplyParser {
         let base = UnsafeRawPointer(bytes.baseAddress!) // offset < count, so there is a byte
         let count = bytes.count
         let limits = self.limits
-        let bound = Self.singleLineBound(limits)
+        let bound = singleLineLimit
         let enhancedBits = parsesEnhancedStatusCodes ? SMTPReply.readsEnhancedStatusCode : 0
         var start = offset
         while start < count {
@@ -91,23 +91,26 @@ extension ReplyParser {
                     end = replyEnd
                     head = SMTPReply.packed(code: cursor.code, enhancedBits: enhancedBits, lineCount: cursor.lines)
                 case .needMore:
+                    consumedByteCount &+= start &- offset
                     keep(raw, from: start, cursor)
                     return
                 case .failed(let violation):
+                    consumedByteCount &+= start &- offset
                     keep(raw, from: start, cursor)
                     failure = violation
                     throw violation
                 }
             }
-            consumedByteCount &+= end &- start
             do {
                 try body(ReplyView(head: head, base: base + start, count: end &- start))
             } catch {
+                consumedByteCount &+= end &- offset
                 keep(raw, from: end, Cursor(replyStart: end, lineStart: end, scan: end, lines: 0, code: 0))
                 throw error
             }
             start = end
         }
+        consumedByteCount &+= count &- offset
     }
 
     /// Makes `raw[start...]` the buffer's content, at the position `cursor` (in `raw`'s indices)
