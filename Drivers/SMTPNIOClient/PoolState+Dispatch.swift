@@ -1,7 +1,8 @@
 import SMTPCore
 
 extension PoolState {
-    /// Gives waiting requests to ready connections, opens connections for the rest (within
+    /// Gives waiting requests to ready connections (QUITting one as it takes its last message
+    /// under `maxMessagesPerConnection`), opens connections for the rest (within
     /// `maxConnections`, and not while backing off), QUITs connections that are done, and says
     /// when shutdown is complete.
     mutating func dispatch(at now: ContinuousClock.Instant) {
@@ -16,6 +17,9 @@ extension PoolState {
                 connections[id]!.taken += 1
                 connections[id]!.idleSince = nil
                 actions.append(.send(request, on: id, resetFirst: reused))
+                // Its last message: QUIT now, so the engine pipelines it behind that message's
+                // final command where the server allows (one round trip fewer per connection).
+                if let limit = configuration.maxMessagesPerConnection, connections[id]!.taken >= limit { quit(id) }
             }
             openConnections()
         }

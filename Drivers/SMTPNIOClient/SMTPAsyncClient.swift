@@ -26,7 +26,8 @@ import SMTPTLS
 ///
 /// **The pool** (`SMTPPoolConfiguration`): at most `maxConnections` connections; a connection
 /// that is ready takes the next waiting send; an idle one QUITs after `idleTimeout`, and one that
-/// carried `maxMessagesPerConnection` QUITs and is replaced. A message whose outcome is safe to
+/// takes its `maxMessagesPerConnection`th message QUITs behind it (pipelined where the server
+/// offers PIPELINING) and is replaced. A message whose outcome is safe to
 /// send again (nothing of it reached the server: a 421, a close, a 4xx to MAIL) goes on another
 /// connection, up to `maxAttempts` times. When the server throttles (421, 451 or 454 with an
 /// enhanced code 4.7.x) no connection opens and no message starts until the back-off has passed;

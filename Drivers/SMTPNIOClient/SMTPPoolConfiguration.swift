@@ -5,8 +5,8 @@ public struct SMTPPoolConfiguration: Sendable, Hashable {
     public var maxConnections: Int
     /// An idle connection sends QUIT once it has had nothing to do for this long.
     public var idleTimeout: Duration
-    /// A connection takes at most this many messages, then QUITs and a fresh one takes its
-    /// place (nil: no limit).
+    /// A connection takes at most this many messages, QUITs behind the last (pipelined where
+    /// the server allows), and a fresh one takes its place (nil: no limit).
     public var maxMessagesPerConnection: Int?
     /// Messages one connection carries at once; more than 1 pipelines them one behind the other
     /// where the server offers PIPELINING (the engine decides how far). At least 1.

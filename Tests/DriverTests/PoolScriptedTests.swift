@@ -79,6 +79,28 @@ struct PoolScriptedTests {
         #expect(record.messages.sorted() == (1...10).map { PoolTest.body($0) }.sorted())
     }
 
+    /// A connection that takes its last message under `maxMessagesPerConnection` writes QUIT
+    /// behind that message's end of data (the server offers PIPELINING): the server here answers
+    /// the end of data only once QUIT has arrived, so a client that waited for the reply first
+    /// would time out instead. Every reply is still read, and each message is delivered.
+    @Test func quitIsPipelinedBehindAConnectionsLastMessage() async throws {
+        let server = try PoolTestServer { _, command in
+            command == "<end-of-data>" ? .replyOnceClientSends("250 2.0.0 Ok: queued as Q", prefix: "QUIT") : nil
+        }
+        let client = try PoolTest.client(port: server.port, pool: SMTPPoolConfiguration(maxConnections: 1, maxMessagesPerConnection: 1),
+                                         timeouts: Timeouts(all: .seconds(3)))
+        let outcomes = try await client.send((1...2).map { PoolTest.message($0) })
+        #expect(outcomes.map(\.status) == [.delivered, .delivered])
+        #expect(outcomes.map { $0.dataReply?.code } == [.ok, .ok])
+        await client.shutdown()
+        #expect(await server.waitUntil { $0.closed == 2 })
+        let record = server.snapshot
+        let session: [String] = ["EHLO"] + Self.transaction + ["QUIT", "<deferred-reply>"]
+        #expect(Self.verbs(record) == session + session)
+        #expect(record.lines("QUIT").map(\.connection) == [1, 2])
+        #expect(record.messages == [PoolTest.body(1), PoolTest.body(2)])
+    }
+
     @Test func a421MidSessionReconnectsAndDeliversOnce() async throws {
         let mails = Counter()
         let server = try PoolTestServer { connection, command in
