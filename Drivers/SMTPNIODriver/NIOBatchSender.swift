@@ -21,11 +21,8 @@ public final class NIOBatchSender {
     /// How the batch went: `BatchSummary`, as the other batch senders report it.
     public typealias Summary = BatchSummary
 
-    private let options: ClientOptions
-    private let concurrency: Int
-    private let maxAttempts: Int
-    private let observer: SessionObserver?
-    private let messagesPerSession: Int?
+    private let settings: BatchSettings
+    private var options: ClientOptions { settings.options }
 
     /// `connections`: sessions at once. `maxAttempts`: how often a message the server never took
     /// is sent (1: never again, every outcome is final). `messagesPerSession`: a session quits
@@ -34,11 +31,8 @@ public final class NIOBatchSender {
     /// session. `observer` sees every session's events, on the loop.
     public init(options: ClientOptions, connections: Int, maxAttempts: Int = 5, messagesPerSession: Int? = nil,
                 observer: SessionObserver? = nil) {
-        self.options = options
-        self.concurrency = max(1, connections)
-        self.maxAttempts = maxAttempts
-        self.messagesPerSession = messagesPerSession.map { max(1, $0) }
-        self.observer = observer
+        settings = BatchSettings(options: options, connections: connections, maxAttempts: maxAttempts,
+                                 messagesPerSession: messagesPerSession, observer: observer)
     }
 
     /// Sends `count` messages made by `makeMessage(index)` (lazily, as sessions take them) on an
@@ -138,12 +132,10 @@ public final class NIOBatchSender {
             }
             return loop.makeSucceededFuture(summary)
         }
-        DescriptorLimit.raise(toAtLeast: concurrency + 64)
-        let batch = NIOBatch(loop: loop, addresses: addresses, options: options, tlsContext: prepared.tlsContext,
-                             queue: SendQueue(count: count, maxAttempts: maxAttempts), maxAttempts: maxAttempts,
-                             messagesPerSession: messagesPerSession, observer: observer,
-                             makeMessage: makeMessage, completion: completion)
-        batch.open(sessions: min(concurrency, max(1, count)))
+        DescriptorLimit.raise(toAtLeast: settings.sessions + 64)
+        let batch = NIOBatch(loop: loop, addresses: addresses, settings: settings, tlsContext: prepared.tlsContext,
+                             count: count, makeMessage: makeMessage, completion: completion)
+        batch.open(sessions: settings.firstSessions(count: count))
         return batch.done.futureResult
     }
 }

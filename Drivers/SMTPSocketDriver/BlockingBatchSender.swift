@@ -4,18 +4,15 @@ import SMTPCore
 import SMTPTLS
 
 /// Sends a batch of messages over N blocking sessions, one thread each, all pulling from one
-/// `SendQueue`: the same rule as `UVBatchSender`. A message the server never took (refused at
-/// MAIL with a 4xx, or the connection ended before it) goes back to the queue and its session
-/// retires; the thread opens a new session and carries on. Replacing a session that delivered
-/// something is always allowed; one that delivered nothing (a server that never greets, refuses
-/// every connection or every message) is replaced at most twice per connection in all. `completion` runs once per
-/// message, on one thread at a time.
+/// `SendQueue`, by the same rules as `UVBatchSender`. A message the server never took (refused
+/// at MAIL with a 4xx, or the connection ended before it) goes back to the queue and its session
+/// retires; the thread opens a new session and carries on. A session that delivered something
+/// is always replaced; one that delivered nothing only when the next may fare better (it
+/// retired, or had started messages, or was never greeted where messages may be tried again),
+/// at most twice per connection in all; one refused outright (the connection, TLS, AUTH) is not.
+/// `completion` runs once per message, on one thread at a time.
 public final class BlockingBatchSender {
-    private let options: ClientOptions
-    private let concurrency: Int
-    private let maxAttempts: Int
-    private let observer: SessionObserver?
-    private let messagesPerSession: Int?
+    private let settings: BatchSettings
 
     /// `observer` sees the first session's events only (a transcript of one session, not of N
     /// interleaved).
@@ -25,23 +22,20 @@ public final class BlockingBatchSender {
     /// may resume a TLS session an earlier one was given.
     public init(options: ClientOptions, connections: Int, maxAttempts: Int = 5, messagesPerSession: Int? = nil,
                 observer: SessionObserver? = nil) {
-        self.messagesPerSession = messagesPerSession.map { max(1, $0) }
-        self.maxAttempts = maxAttempts
-        self.options = options
-        self.concurrency = max(1, connections)
-        self.observer = observer
+        settings = BatchSettings(options: options, connections: connections, maxAttempts: maxAttempts,
+                                 messagesPerSession: messagesPerSession, observer: observer)
     }
 
     /// Sends `count` messages made by `makeMessage(index)`. Throws only a caller's mistake, before
     /// any I/O; everything else is in the outcomes and the summary.
     public func run(count: Int, makeMessage: @escaping (Int) -> OutgoingMessage,
                     completion: @escaping (Int, MessageOutcome) -> Void) throws(SMTPClientError) -> BatchSummary {
+        let settings = settings
+        let options = settings.options
         try options.validate()
         let tlsContext = try options.makeTLSContext()
-        let shared = Shared(queue: SendQueue(count: count, maxAttempts: maxAttempts), fruitless: concurrency * 2, makeMessage: makeMessage,
-                            completion: completion)
-        let sessions = min(concurrency, max(1, count))
-        Threads.run(sessions) { [options, observer, maxAttempts, messagesPerSession] thread in
+        let shared = Shared(settings, count: count, makeMessage: makeMessage, completion: completion)
+        Threads.run(settings.firstSessions(count: count)) { [observer = settings.observer, messagesPerSession = settings.messagesPerSession] thread in
             var first = thread == 0
             while shared.queue.waiting > 0 {
                 let session: BlockingSession
@@ -55,7 +49,9 @@ public final class BlockingBatchSender {
                 var retiring = false
                 var delivered = 0
                 var taken = 0
-                session.send(pulling: {
+                // A session that never became ready (refused, never greeted, TLS or AUTH refused)
+                // takes no message, as in the other batches: the queue keeps them.
+                if session.isOpen { session.send(pulling: {
                     if let messagesPerSession, taken >= messagesPerSession { return nil }
                     guard !retiring, let index = shared.queue.next() else { return nil }
                     taken += 1
@@ -69,11 +65,11 @@ public final class BlockingBatchSender {
                             shared.complete(index, outcome)
                         }
                     })
-                }, quitWhenDone: true)
+                }, quitWhenDone: true) }
                 session.close()
                 shared.ended(session.failure)
-                guard shared.queue.waiting > 0 else { return }
-                if delivered == 0, maxAttempts == 1 || !shared.mayReplaceFruitlessly() { return }
+                guard shared.queue.waiting > 0,
+                      shared.replaces(delivered: delivered, started: taken, retiring: retiring, failure: session.failure) else { return }
             }
         }
         for (index, outcome) in shared.queue.drain(makeMessage: shared.message,
@@ -91,17 +87,17 @@ public final class BlockingBatchSender {
     /// What the threads share, behind one lock.
     private final class Shared: @unchecked Sendable {
         let queue: SendQueue
-        private var fruitless: Int
+        private var replacement: SessionReplacement
         private let makeMessage: (Int) -> OutgoingMessage
         private let completion: (Int, MessageOutcome) -> Void
         private(set) var summary = BatchSummary()
         private(set) var lastFailure: SMTPError?
         private let lock = Lock()
 
-        init(queue: SendQueue, fruitless: Int, makeMessage: @escaping (Int) -> OutgoingMessage,
+        init(_ settings: BatchSettings, count: Int, makeMessage: @escaping (Int) -> OutgoingMessage,
              completion: @escaping (Int, MessageOutcome) -> Void) {
-            self.queue = queue
-            self.fruitless = fruitless
+            queue = SendQueue(count: count, maxAttempts: settings.maxAttempts)
+            replacement = SessionReplacement(settings)
             self.makeMessage = makeMessage
             self.completion = completion
         }
@@ -128,12 +124,8 @@ public final class BlockingBatchSender {
             }
         }
 
-        func mayReplaceFruitlessly() -> Bool {
-            locked {
-                guard fruitless > 0 else { return false }
-                fruitless -= 1
-                return true
-            }
+        func replaces(delivered: Int, started: Int, retiring: Bool, failure: SMTPError?) -> Bool {
+            locked { replacement.replaces(delivered: delivered, started: started, retiring: retiring, failure: failure) }
         }
     }
 }

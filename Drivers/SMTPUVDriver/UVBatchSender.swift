@@ -19,11 +19,7 @@ public final class UVBatchSender {
     /// How the batch went: `BatchSummary`, as the socket batch reports it too.
     public typealias Summary = BatchSummary
 
-    private let options: ClientOptions
-    private let concurrency: Int
-    private let maxAttempts: Int
-    private let observer: SessionObserver?
-    private let messagesPerSession: Int?
+    private let settings: BatchSettings
 
     /// `maxAttempts`: how often a message the server never took is sent (1: never again, every
     /// outcome is final, as with `SMTPClient.send`). `messagesPerSession`: a session quits after
@@ -32,11 +28,8 @@ public final class UVBatchSender {
     /// was given.
     public init(options: ClientOptions, connections: Int, maxAttempts: Int = 5, messagesPerSession: Int? = nil,
                 observer: SessionObserver? = nil) {
-        self.messagesPerSession = messagesPerSession.map { max(1, $0) }
-        self.maxAttempts = maxAttempts
-        self.options = options
-        self.concurrency = max(1, connections)
-        self.observer = observer
+        settings = BatchSettings(options: options, connections: connections, maxAttempts: maxAttempts,
+                                 messagesPerSession: messagesPerSession, observer: observer)
     }
 
     /// Sends `count` messages made by `makeMessage(index)` (made lazily, as sessions take them).
@@ -44,6 +37,7 @@ public final class UVBatchSender {
     /// a server that cannot be reached is reported in every message's outcome.
     public func run(count: Int, makeMessage: @escaping (Int) -> OutgoingMessage,
                     completion: @escaping (Int, MessageOutcome) -> Void) throws(SMTPClientError) -> Summary {
+        let options = settings.options
         try options.validate()
         let tlsContext = try options.makeTLSContext()
         var summary = Summary()
@@ -61,7 +55,7 @@ public final class UVBatchSender {
             return summary
         }
 
-        Self.raiseDescriptorLimit(toAtLeast: concurrency + 64)
+        Self.raiseDescriptorLimit(toAtLeast: settings.sessions + 64)
         // libuv writes with write(2): a peer that resets would raise SIGPIPE and kill the process.
         // The error comes back as EPIPE instead.
         signal(SIGPIPE, SIG_IGN)
@@ -69,12 +63,10 @@ public final class UVBatchSender {
         uv_loop_init(loop)
         defer { loop.deallocate() }
 
-        let queue = SendQueue(count: count, maxAttempts: maxAttempts)
+        let queue = SendQueue(count: count, maxAttempts: settings.maxAttempts)
         var live: [ObjectIdentifier: UVConnection] = [:]
         var lastFailure: SMTPError?
-        // Replacing a session that made progress is always right (a per-connection limit, a
-        // 421 after many messages); one that made none is replaced at most this often.
-        var fruitlessReplacementsLeft = concurrency * 2
+        var replacement = SessionReplacement(settings)
 
         func complete(_ index: Int, _ outcome: MessageOutcome) {
             summary.count(outcome)
@@ -87,7 +79,7 @@ public final class UVBatchSender {
             }
         }
 
-        let supplier: UVConnection.Supplier = { [messagesPerSession] connection in
+        let supplier: UVConnection.Supplier = { [messagesPerSession = settings.messagesPerSession] connection in
             if let messagesPerSession, connection.startedMessages >= messagesPerSession { return nil }
             guard let index = queue.next() else { return nil }
             return (makeMessage(index), { [unowned connection] outcome in
@@ -115,27 +107,21 @@ public final class UVBatchSender {
             }
             // Replace a session while messages wait (a retired one, or one the server ended).
             guard queue.waiting > 0, !queue.isDone else { return }
-            if connection.deliveredMessages > 0 {
+            if replacement.replaces(delivered: connection.deliveredMessages, started: connection.startedMessages,
+                                    retiring: connection.retiring, failure: connection.connection?.failure) {
                 open()
-            } else if fruitlessReplacementsLeft > 0, connection.retiring || connection.startedMessages > 0
-                        || (self.maxAttempts > 1 && connection.connection?.failure == .timeout(.greeting)) {
-                // (A session never greeted is replaced only where messages may be tried again.)
-                fruitlessReplacementsLeft -= 1
-                open()
-            } else if live.isEmpty {
-                // Nothing left to take them: they end below with the last failure.
-                return
             }
+            // Else, with no session left, the messages waiting end below with the last failure.
         }
         open = {
-            let connection = UVConnection(loop: loop, addresses: addresses, options: self.options, tlsContext: tlsContext,
-                                          messageLimit: self.messagesPerSession, supplier: supplier, observer: self.observer,
-                                          onClosed: onClosed)
+            let connection = UVConnection(loop: loop, addresses: addresses, options: options, tlsContext: tlsContext,
+                                          messageLimit: self.settings.messagesPerSession, supplier: supplier,
+                                          observer: self.settings.observer, onClosed: onClosed)
             live[ObjectIdentifier(connection)] = connection
             summary.connectionsOpened += 1
             connection.start()
         }
-        for _ in 0..<min(concurrency, max(1, count)) { open() }
+        for _ in 0..<settings.firstSessions(count: count) { open() }
 
         uv_run(loop, UV_RUN_DEFAULT)
 
