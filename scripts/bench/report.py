@@ -161,13 +161,14 @@ def p50(rows, name_start, metric_start):
     return None
 
 
-def wall_seconds(rows, name):
-    """p50 wall-clock time of one iteration, in seconds (the unit is in the metric's name)."""
+def wall_seconds(rows, name, column=2):
+    """p50 (column 2; p0 is column 0) wall-clock time of one iteration, in seconds (the unit is
+    in the metric's name)."""
     for metric_name, values in rows.get(name, {}).items():
         if metric_name.startswith("Time (wall clock)"):
             unit = re.search(r"\((ns|μs|us|ms|s)\)", metric_name).group(1)
             scale = {"ns": 1e-9, "μs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}[unit]
-            return float(values[2].replace(",", "")) * scale
+            return float(values[column].replace(",", "")) * scale
     return None
 
 
@@ -269,8 +270,11 @@ def short_reply_target(rows):
             continue
         replies = int(re.search(r"-(\d+)-replies$", parser).group(1))
         ratio = scan_seconds / parser_seconds  # same bytes, so the ratio of bytes per second
+        # The fastest samples of each, for the machine's quiet phases (the verdict is on p50).
+        fastest = wall_seconds(rows, scan, 0) / wall_seconds(rows, parser, 0)
         lines.append(f"| 3. reply parser on short pipelined replies ≥ 0.5 of a memchr pass: {label} | {ratio:.2f} of the "
-                     f"memchr line scan ({replies / parser_seconds / 1e6:.1f} M replies/s, p50) | {verdict(ratio >= 0.5)} |")
+                     f"memchr line scan ({replies / parser_seconds / 1e6:.1f} M replies/s, p50; {fastest:.2f} between "
+                     f"the fastest samples, p0) | {verdict(ratio >= 0.5)} |")
     return lines
 
 
