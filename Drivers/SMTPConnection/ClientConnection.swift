@@ -53,8 +53,10 @@ public final class ClientConnection {
     private var quitWhenQueueEmpty = false
     private var queue: [Queued] = []
     private var nextTicket: UInt64 = 1
-    private let supplier: MessageSupplier?
-    private let supplyLimit: Int?
+    private var supplier: MessageSupplier?
+    /// `supply(from:quitWhenDry:)`: QUIT once the supplier has no more.
+    private var quitWhenSupplierDry = false
+    private var supplyLimit: Int?
     /// Messages taken from `supplier` so far.
     private var supplied = 0
     /// Session events (greeting, capabilities, TLS, transcript lines, failure), for observers.
@@ -159,6 +161,23 @@ public final class ClientConnection {
         machine.transportFailed(failure, at: now)
         process()
         // A supplier's messages were never taken: nothing to complete for them.
+    }
+
+    /// From now on, takes the next message from `supplier` whenever the engine can start one, as
+    /// a supplier given to `init` is used (nil: take no more), at most `limit` of them. With
+    /// `quitWhenDry`, the session QUITs once the supplier has none or `limit` are taken, pipelined
+    /// behind the last message where the server allows. The socket session's batch sends so: a
+    /// message is taken only when it can start, as in the event-loop drivers' sessions, never
+    /// held by a session that dies before starting it.
+    package func supply(from supplier: MessageSupplier?, limit: Int? = nil, quitWhenDry: Bool = false, at now: SMTPInstant) {
+        self.now = now
+        self.supplier = supplier
+        supplyLimit = limit.map { max(1, $0) }
+        supplied = 0
+        quitWhenSupplierDry = quitWhenDry && supplier != nil
+        guard supplier != nil, !closeRequested else { return }
+        startMessages()
+        process()
     }
 
     /// Queues a message (the session API); it starts as soon as the engine allows. The ticket
@@ -403,6 +422,10 @@ public final class ClientConnection {
                 supplied += 1
                 next = Queued(message: given.0, completion: given.1, ticket: makeTicket())
             } else {
+                if quitWhenSupplierDry, !quitWhenQueueEmpty {
+                    quitWhenQueueEmpty = true
+                    machine.quit(at: now)
+                }
                 return
             }
             do {
@@ -411,9 +434,10 @@ public final class ClientConnection {
             } catch {
                 next.completion(.notAttempted(next.message.envelope, because: .local(error)))
             }
-            if queue.isEmpty, idlePolicy == .quitWhenIdle, let supplyLimit, supplied >= supplyLimit {
+            if queue.isEmpty, idlePolicy == .quitWhenIdle || quitWhenSupplierDry, let supplyLimit, supplied >= supplyLimit {
                 // The last message this connection takes: QUIT behind it (the engine writes it as
                 // soon as the pipelining rules allow).
+                quitWhenQueueEmpty = true
                 machine.quit(at: now)
                 return
             }

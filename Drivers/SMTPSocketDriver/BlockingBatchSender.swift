@@ -49,10 +49,10 @@ public final class BlockingBatchSender {
                 var retiring = false
                 var delivered = 0
                 var taken = 0
-                // A session that never became ready (refused, never greeted, TLS or AUTH refused)
-                // takes no message, as in the other batches: the queue keeps them.
-                if session.isOpen { session.send(pulling: {
-                    if let messagesPerSession, taken >= messagesPerSession { return nil }
+                // Messages are taken only as the engine starts them: a session that never became
+                // ready (refused, never greeted, TLS or AUTH refused) takes none, as in the other
+                // batches, and the queue keeps them.
+                session.sendSupplied(limit: messagesPerSession, pulling: {
                     guard !retiring, let index = shared.queue.next() else { return nil }
                     taken += 1
                     return (shared.message(index), { outcome in
@@ -65,7 +65,7 @@ public final class BlockingBatchSender {
                             shared.complete(index, outcome)
                         }
                     })
-                }, quitWhenDone: true) }
+                })
                 session.close()
                 shared.ended(session.failure)
                 guard shared.queue.waiting > 0,

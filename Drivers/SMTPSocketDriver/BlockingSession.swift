@@ -112,14 +112,6 @@ public final class BlockingSession {
     /// behind the previous one where the server allows. Each message's completion runs once.
     /// Once the session has ended, every message pulled completes at once with the reason.
     public func send(pulling next: () -> (OutgoingMessage, (MessageOutcome) -> Void)?) {
-        send(pulling: next, quitWhenDone: false)
-    }
-
-    /// `send(pulling:)`; with `quitWhenDone`, the session also ends once `next` has no more:
-    /// QUIT goes pipelined behind the last message's final command where the server allows (as
-    /// the other drivers' batch sessions do), one round trip fewer than `close()` after it. The
-    /// batch sender's sessions end so.
-    func send(pulling next: () -> (OutgoingMessage, (MessageOutcome) -> Void)?, quitWhenDone: Bool) {
         guard let connection else {
             let failure = connectFailure ?? .connectionClosed(.connect)
             while let (message, done) = next() { done(.notAttempted(message.envelope, because: .sessionEnded(failure))) }
@@ -132,7 +124,6 @@ public final class BlockingSession {
             while !exhausted, inFlight < window {
                 guard let (message, done) = next() else {
                     exhausted = true
-                    if quitWhenDone, !connection.isFinished { connection.quit(at: MonotonicClock.now()) }
                     return
                 }
                 inFlight += 1
@@ -148,6 +139,31 @@ public final class BlockingSession {
             run(connection) { inFlight < before || connection.isFinished }
             topUp()
         }
+    }
+
+    /// The batch's way of sending: the connection takes each message from `next` only when its
+    /// engine can start one (pipelined behind the previous where the server allows), as the
+    /// event-loop drivers' sessions do, so a session that ends holds no message it never
+    /// started: those stay with `next`'s owner. It takes at most `limit`; once it has taken them,
+    /// QUIT goes out pipelined behind the last one's final command where the server allows (one
+    /// round trip fewer than `close()` after it), as it does when `next` has no more.
+    func sendSupplied(limit: Int?, pulling next: @escaping () -> (OutgoingMessage, (MessageOutcome) -> Void)?) {
+        guard let connection, !connection.isFinished else { return }
+        var inFlight = 0
+        var dry = false
+        connection.supply(from: {
+            guard let (message, done) = next() else {
+                dry = true
+                return nil
+            }
+            inFlight += 1
+            return (message, { outcome in
+                inFlight -= 1
+                done(outcome)
+            })
+        }, limit: limit, quitWhenDry: true, at: MonotonicClock.now())
+        run(connection) { dry && inFlight == 0 || connection.isFinished }
+        connection.supply(from: nil, at: MonotonicClock.now())
     }
 
     /// Sends one message and ends the session, QUIT pipelined behind the message's last
