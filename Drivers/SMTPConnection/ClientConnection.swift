@@ -168,8 +168,8 @@ public final class ClientConnection {
     /// `quitWhenDry`, the session QUITs once the supplier has none or `limit` are taken, pipelined
     /// behind the last message where the server allows. The socket session's batch sends so: a
     /// message is taken only when it can start, as in the event-loop drivers' sessions, never
-    /// held by a session that dies before starting it.
-    package func supply(from supplier: MessageSupplier?, limit: Int? = nil, quitWhenDry: Bool = false, at now: SMTPInstant) {
+    /// held by a session that dies before starting it. Messages queued with `enqueue` go first.
+    public func supply(from supplier: MessageSupplier?, limit: Int? = nil, quitWhenDry: Bool = false, at now: SMTPInstant) {
         self.now = now
         self.supplier = supplier
         supplyLimit = limit.map { max(1, $0) }

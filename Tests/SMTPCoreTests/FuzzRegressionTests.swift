@@ -95,6 +95,12 @@ struct ConnectionSeedTests {
         #expect(try outcomes("bdat").map(\.status) == [.delivered])
     }
 
+    /// Flag 8: the message goes through a supplier (the batch drivers' path), taken once the
+    /// EHLO reply has made the session ready; flag 32 QUITs once the supplier has no more.
+    @Test func oneSuppliedMessageIsDelivered() throws {
+        #expect(try outcomes("supplied-one-message").map(\.status) == [.delivered])
+    }
+
     @Test func lockstepWithOneRecipientRefused() throws {
         let lockstep = try outcomes("lockstep")
         #expect(lockstep.first?.recipients.map(\.status) == [.delivered, .refused])

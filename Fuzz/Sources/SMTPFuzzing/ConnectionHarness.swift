@@ -3,7 +3,10 @@ import SMTPCore
 
 /// The composition target: the engine inside `ClientConnection`, over a scripted transport whose
 /// every move the fuzzer picks (server replies from a small grammar, raw bytes, closes, resets,
-/// write failures, time passing, drains, messages queued mid-session, content that fails).
+/// write failures, time passing, drains, messages queued mid-session, content that fails). With
+/// flag 8 the messages go through a supplier (`supply(from:limit:quitWhenDry:)`, the batch
+/// drivers' path: taken only when the engine can start one) instead of `enqueue`; flags 16 and
+/// 32 set its limit (2) and QUIT when it runs dry.
 ///
 /// Invariant: every message given to the connection gets exactly one outcome, and every outcome
 /// agrees with the wire. An independent pairing of the client's commands with the server's
@@ -101,7 +104,7 @@ enum ConnectionHarness {
         var messages: [OutgoingMessage] = []
         var output: [UInt8] = []
 
-        func enqueue() {
+        func makeMessage() -> (OutgoingMessage, ClientConnection.Completion) {
             let count = Int(input.byte() % 4) + 1
             let content: any MessageContent
             let body = Array("Subject: m\r\n\r\n".utf8) + [UInt8](repeating: UInt8(ascii: "x"), count: Int(input.byte()) * 40) + [13, 10]
@@ -116,7 +119,25 @@ enum ConnectionHarness {
                                           content: content)
             let index = messages.count
             messages.append(message)
-            connection.enqueue(message, completion: { state.outcomes[index, default: []].append($0) }, at: now)
+            return (message, { state.outcomes[index, default: []].append($0) })
+        }
+        // Supplier mode: each "enqueue" adds one message to what the supplier will give.
+        var waiting = 0
+        let supplied = flags & 8 != 0
+        if supplied {
+            connection.supply(from: {
+                guard waiting > 0 else { return nil }
+                waiting -= 1
+                return makeMessage()
+            }, limit: flags & 16 != 0 ? 2 : nil, quitWhenDry: flags & 32 != 0, at: now)
+        }
+        func enqueue() {
+            if supplied {
+                waiting += 1
+                return
+            }
+            let (message, completion) = makeMessage()
+            connection.enqueue(message, completion: completion, at: now)
         }
 
         func flush() {
