@@ -54,7 +54,7 @@ public final class ClientConnection {
     private var queue: [Queued] = []
     private var nextTicket: UInt64 = 1
     private var supplier: MessageSupplier?
-    /// `supply(from:quitWhenDry:)`: QUIT once the supplier has no more.
+    /// `supply(from:limit:quitWhenDry:at:)`: QUIT once the supplier has no more or its limit is taken.
     private var quitWhenSupplierDry = false
     private var supplyLimit: Int?
     /// Messages taken from `supplier` so far.
