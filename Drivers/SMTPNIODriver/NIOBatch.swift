@@ -57,7 +57,7 @@ final class NIOBatch {
     }
 
     private func nextMessage(for session: NIOSession) -> (OutgoingMessage, ClientConnection.Completion)? {
-        if let limit = settings.messagesPerSession, session.startedMessages >= limit { return nil }
+        // The session's message limit is its connection's supply limit (`messageLimit`).
         guard let index = queue.next() else { return nil }
         return (makeMessage(index), { [unowned self, unowned session] outcome in
             switch self.queue.finish(index, with: outcome) {

@@ -79,8 +79,8 @@ public final class UVBatchSender {
             }
         }
 
-        let supplier: UVConnection.Supplier = { [messagesPerSession = settings.messagesPerSession] connection in
-            if let messagesPerSession, connection.startedMessages >= messagesPerSession { return nil }
+        // The session's message limit is its connection's supply limit (`messageLimit` below).
+        let supplier: UVConnection.Supplier = { connection in
             guard let index = queue.next() else { return nil }
             return (makeMessage(index), { [unowned connection] outcome in
                 switch queue.finish(index, with: outcome) {
