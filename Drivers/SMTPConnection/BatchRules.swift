@@ -55,3 +55,23 @@ package struct SessionReplacement {
         return true
     }
 }
+
+/// What a batch keeps of its sessions' failures: the last one, which every message no session
+/// could take ends with, and the summary's words for it (the same in every driver).
+package struct BatchFailures {
+    package private(set) var last: SMTPError?
+
+    package init() {}
+
+    /// A session ended with `failure` (nil after a clean end; a session the batch cancelled
+    /// did not fail). A failure to connect also names the transport's reason in the summary.
+    package mutating func sessionEnded(with failure: SMTPError?, summary: inout BatchSummary) {
+        guard let failure, failure != .cancelled else { return }
+        last = failure
+        summary.lastError = "\(failure)"
+        if case .transportFailed(let transport, .connect) = failure { summary.connectFailure = transport }
+    }
+
+    /// Why a message still waiting when the last session ended was never sent.
+    package var leftOver: TransactionFailure { .sessionEnded(last ?? .connectionClosed(.connect)) }
+}

@@ -18,7 +18,7 @@ final class NIOBatch {
 
     private var summary = BatchSummary()
     private var live: [ObjectIdentifier: NIOSession] = [:]
-    private var lastFailure: SMTPError?
+    private var failures = BatchFailures()
     private var replacement: SessionReplacement
     /// The first sessions are being opened: one that ends at once does not end the batch.
     private var opening = false
@@ -83,14 +83,7 @@ final class NIOBatch {
 
     private func closed(_ session: NIOSession) {
         live.removeValue(forKey: ObjectIdentifier(session))
-        if let failure = session.connection?.failure, failure != .cancelled {
-            lastFailure = failure
-            summary.lastError = "\(failure)"
-        } else if let failure = session.connectFailure {
-            summary.connectFailure = failure
-            lastFailure = .couldNotConnect(failure)
-            summary.lastError = "\(failure)"
-        }
+        failures.sessionEnded(with: session.failure, summary: &summary)
         // Replace a session while messages wait (a retired one, or one the server ended).
         if queue.waiting > 0, !queue.isDone,
            replacement.replaces(delivered: session.deliveredMessages, started: session.startedMessages,
@@ -106,7 +99,7 @@ final class NIOBatch {
         guard !finished else { return }
         finished = true
         for (index, outcome) in queue.drain(makeMessage: makeMessage,
-                                            otherwise: .sessionEnded(lastFailure ?? .connectionClosed(.connect))) {
+                                            otherwise: failures.leftOver) {
             complete(index, outcome)
         }
         if let counts = tlsContext?.handshakeCounts {

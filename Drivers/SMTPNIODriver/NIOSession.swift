@@ -37,6 +37,12 @@ final class NIOSession {
     private(set) var connection: ClientConnection?
     /// Why the connection could not be made, when it could not.
     private(set) var connectFailure: TransportFailure?
+    /// How the session failed, for the batch: its connection's error, or else why it never had
+    /// a connection (nil: it did not fail; a cancellation is not a failure).
+    var failure: SMTPError? {
+        if let failure = connection?.failure, failure != .cancelled { return failure }
+        return connectFailure.map(SMTPError.couldNotConnect)
+    }
     /// Messages this session started (for retry decisions).
     private(set) var startedMessages = 0
     /// Messages delivered here (to at least one recipient): the session made progress.
@@ -145,18 +151,14 @@ final class NIOSession {
     }
 
     private func makeConnection(_ local: SocketAddress?) throws -> ClientConnection {
-        let storage = local?.sockaddrStorage
-        let helo = options.heloName ?? LocalName.heloName(localAddress: storage?.0, length: storage?.1 ?? 0)
-        let connection = try ClientConnection(configuration: options.engineConfiguration(heloName: helo), tlsContext: tlsContext,
-                                              tlsHost: options.host, tlsPort: options.port, chunkSize: options.chunkSize,
+        let connection = try ClientConnection(options: options, localAddress: local?.sockaddrStorage, tlsContext: tlsContext,
                                               idlePolicy: idlePolicy,
                                               supplier: { [unowned self] in
                                                   guard !self.retiring, let next = self.supplier(self) else { return nil }
                                                   self.startedMessages += 1
                                                   return next
                                               },
-                                              supplyLimit: messageLimit)
-        connection.onEvent = observer
+                                              supplyLimit: messageLimit, observer: observer)
         self.connection = connection
         return connection
     }

@@ -73,7 +73,7 @@ public final class BlockingBatchSender {
             }
         }
         for (index, outcome) in shared.queue.drain(makeMessage: shared.message,
-                                                   otherwise: .sessionEnded(shared.lastFailure ?? .connectionClosed(.connect))) {
+                                                   otherwise: shared.failures.leftOver) {
             shared.complete(index, outcome)
         }
         var summary = shared.summary
@@ -91,7 +91,7 @@ public final class BlockingBatchSender {
         private let makeMessage: (Int) -> OutgoingMessage
         private let completion: (Int, MessageOutcome) -> Void
         private(set) var summary = BatchSummary()
-        private(set) var lastFailure: SMTPError?
+        private(set) var failures = BatchFailures()
         private let lock = Lock()
 
         init(_ settings: BatchSettings, count: Int, makeMessage: @escaping (Int) -> OutgoingMessage,
@@ -115,14 +115,7 @@ public final class BlockingBatchSender {
             }
         }
 
-        func ended(_ failure: SMTPError?) {
-            guard let failure else { return }
-            locked {
-                lastFailure = failure
-                summary.lastError = "\(failure)"
-                if case .transportFailed(let transport, .connect) = failure { summary.connectFailure = transport }
-            }
-        }
+        func ended(_ failure: SMTPError?) { locked { failures.sessionEnded(with: failure, summary: &summary) } }
 
         func replaces(delivered: Int, started: Int, retiring: Bool, failure: SMTPError?) -> Bool {
             locked { replacement.replaces(delivered: delivered, started: started, retiring: retiring, failure: failure) }

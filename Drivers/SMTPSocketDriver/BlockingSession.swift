@@ -51,17 +51,14 @@ public final class BlockingSession {
             return
         }
         self.socket = socket
-        let local = socket.localAddress
-        let helo = options.heloName ?? LocalName.heloName(localAddress: local?.0, length: local?.1 ?? 0)
         let connection: ClientConnection
         do {
-            connection = try ClientConnection(configuration: options.engineConfiguration(heloName: helo), tlsContext: tlsContext,
-                                              tlsHost: options.host, tlsPort: options.port, chunkSize: options.chunkSize, idlePolicy: .stayConnected)
+            connection = try ClientConnection(options: options, localAddress: socket.localAddress, tlsContext: tlsContext,
+                                              idlePolicy: .stayConnected, observer: observer)
         } catch {
             throw .invalidOptions(error)
         }
         self.connection = connection
-        connection.onEvent = observer
         connection.start(at: MonotonicClock.now())
         run(connection) { connection.isIdle }
     }

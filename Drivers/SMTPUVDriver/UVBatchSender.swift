@@ -65,7 +65,7 @@ public final class UVBatchSender {
 
         let queue = SendQueue(count: count, maxAttempts: settings.maxAttempts)
         var live: [ObjectIdentifier: UVConnection] = [:]
-        var lastFailure: SMTPError?
+        var failures = BatchFailures()
         var replacement = SessionReplacement(settings)
 
         func complete(_ index: Int, _ outcome: MessageOutcome) {
@@ -97,14 +97,7 @@ public final class UVBatchSender {
         var open: (() -> Void)!
         let onClosed: (UVConnection) -> Void = { connection in
             live.removeValue(forKey: ObjectIdentifier(connection))
-            if let failure = connection.connection?.failure, failure != .cancelled {
-                lastFailure = failure
-                summary.lastError = "\(failure)"
-            } else if let failure = connection.connectFailure {
-                summary.connectFailure = failure
-                lastFailure = .couldNotConnect(failure)
-                summary.lastError = "\(failure)"
-            }
+            failures.sessionEnded(with: connection.failure, summary: &summary)
             // Replace a session while messages wait (a retired one, or one the server ended).
             guard queue.waiting > 0, !queue.isDone else { return }
             if replacement.replaces(delivered: connection.deliveredMessages, started: connection.startedMessages,
@@ -128,7 +121,7 @@ public final class UVBatchSender {
         // Messages no session could take (every connection failed), or put back and never sent
         // again: each with the outcome it last had, or the last failure.
         for (index, outcome) in queue.drain(makeMessage: makeMessage,
-                                            otherwise: .sessionEnded(lastFailure ?? .connectionClosed(.connect))) {
+                                            otherwise: failures.leftOver) {
             complete(index, outcome)
         }
         if let counts = tlsContext?.handshakeCounts {

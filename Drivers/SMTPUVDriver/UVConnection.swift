@@ -49,6 +49,12 @@ final class UVConnection {
     private(set) var connection: ClientConnection?
     /// Why the connection could not be made, when it could not.
     private(set) var connectFailure: TransportFailure?
+    /// How the session failed, for the batch: its connection's error, or else why it never had
+    /// a connection (nil: it did not fail; a cancellation is not a failure).
+    var failure: SMTPError? {
+        if let failure = connection?.failure, failure != .cancelled { return failure }
+        return connectFailure.map(SMTPError.couldNotConnect)
+    }
     private var triedAddresses: [String] = []
     private var lastConnectReason = ConnectFailureReason.other("no address to connect to")
     /// Messages this connection started (for retry decisions).
@@ -158,19 +164,15 @@ final class UVConnection {
             noteConnectFailure(SystemError.connectReason(-status))
             return
         }
-        let helo = options.heloName ?? LocalName.heloName(localAddress: localAddress?.0, length: localAddress?.1 ?? 0)
         do {
-            let connection = try ClientConnection(configuration: options.engineConfiguration(heloName: helo), tlsContext: tlsContext,
-                                                  tlsHost: options.host, tlsPort: options.port, chunkSize: options.chunkSize,
-                                                  idlePolicy: .quitWhenIdle,
-                                                  supplier: { [unowned self] in
-                                                      guard !self.retiring, let next = self.supplier(self) else { return nil }
-                                                      self.startedMessages += 1
-                                                      return next
-                                                  },
-                                                  supplyLimit: messageLimit)
-            connection.onEvent = observer
-            self.connection = connection
+            connection = try ClientConnection(options: options, localAddress: localAddress, tlsContext: tlsContext,
+                                              idlePolicy: .quitWhenIdle,
+                                              supplier: { [unowned self] in
+                                                  guard !self.retiring, let next = self.supplier(self) else { return nil }
+                                                  self.startedMessages += 1
+                                                  return next
+                                              },
+                                              supplyLimit: messageLimit, observer: observer)
         } catch {
             // The options were checked before the loop started; only the EHLO name made from
             // the local address could be refused here.

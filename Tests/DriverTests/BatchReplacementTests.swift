@@ -68,5 +68,28 @@ struct BatchReplacementTests {
         #expect(outcomes.keys.sorted() == [0, 1, 2, 3, 4])
         #expect(Set(outcomes.values.map { "\($0.failure.map { "\($0)" } ?? "none")" })
                 == ["cannot connect to 127.0.0.1:\(port): connection refused"])
+        // The summary says the same in every driver.
+        #expect(summary.lastError == "cannot connect to 127.0.0.1:\(port): connection refused")
+        #expect(summary.connectFailure == .connect(address: "127.0.0.1:\(port)", reason: .refused))
+    }
+
+    /// What a batch keeps of its sessions' failures: the last real one, in the summary's words.
+    @Test func theLastFailureIsKeptAndReported() {
+        var failures = BatchFailures()
+        var summary = BatchSummary()
+        #expect("\(failures.leftOver)" == "\(TransactionFailure.sessionEnded(.connectionClosed(.connect)))")
+        failures.sessionEnded(with: nil, summary: &summary)
+        failures.sessionEnded(with: .cancelled, summary: &summary)
+        #expect(failures.last == nil && summary.lastError == nil && summary.connectFailure == nil)
+        let refused = TransportFailure.connect(address: "192.0.2.1:25", reason: .refused)
+        failures.sessionEnded(with: .couldNotConnect(refused), summary: &summary)
+        #expect(failures.last == .couldNotConnect(refused))
+        #expect(summary.lastError == "cannot connect to 192.0.2.1:25: connection refused")
+        #expect(summary.connectFailure == refused)
+        failures.sessionEnded(with: .timeout(.greeting), summary: &summary)
+        #expect(failures.last == .timeout(.greeting))
+        #expect(summary.lastError == "timed out waiting for greeting")
+        #expect("\(failures.leftOver)" == "\(TransactionFailure.sessionEnded(.timeout(.greeting)))")
+        #expect(summary.connectFailure == refused) // why the last connection attempt failed, still
     }
 }
