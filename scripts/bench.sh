@@ -20,6 +20,8 @@ pool_load="$(swift build -c release --static-swift-stdlib --show-bin-path)/PoolL
 
 echo "bench: engine micro-benchmarks"
 (cd Benchmarks && swift package benchmark --no-progress) | tee "$out/micro.txt"
+echo "bench: the machine's speeds under the reply parser (phase probe)"
+scripts/bench/phase-probe.sh "$out/phase.json"
 
 scripts/rig/rig.sh start
 trap 'scripts/rig/rig.sh stop >/dev/null 2>&1 || true' EXIT
@@ -76,5 +78,5 @@ POOL_LOAD="$pool_load" python3 scripts/bench/pool.py --out "$out/pool.json" ${BE
 POOL_LOAD_RELEASE="$pool_load" scripts/ci/client-mallocs.sh --print | tee "$out/client-mallocs.txt"
 
 python3 scripts/bench/report.py --e2e "$out/e2e.json" --micro "$out/micro.txt" --hyperfine "$out/hyperfine.json" \
-    --memory "$out/memory.json" --tls "$out/tls.json" --pool "$out/pool.json" --client-mallocs "$out/client-mallocs.txt" --out BENCHMARKS.md --chart Benchmarks/throughput.png
+    --memory "$out/memory.json" --tls "$out/tls.json" --pool "$out/pool.json" --client-mallocs "$out/client-mallocs.txt" --phase "$out/phase.json" --out BENCHMARKS.md --chart Benchmarks/throughput.png
 echo "bench: wrote BENCHMARKS.md and Benchmarks/throughput.png"
