@@ -8,6 +8,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 [ -d /opt/swift/usr/bin ] && export PATH="/opt/swift/usr/bin:$PATH"
 corpora="$root/Benchmarks/Benchmarks/EngineBenchmarks"
+out="${1:-}"
+[ -z "$out" ] || out="$(cd "$(dirname "$out")" && pwd)/$(basename "$out")" # the probe runs elsewhere
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
@@ -17,4 +19,4 @@ swiftc -O -wmo -I "$work/CSMTPScan" -parse-as-library -module-name SMTPCore -emi
     -emit-library -static -o libSMTPCore.a $(find "$root/Sources/SMTPCore" -name '*.swift')
 swiftc -O -wmo -I "$work/CSMTPScan" -I . -L . -lSMTPCore -o probe "$here/phase-probe/main.swift" \
     "$corpora/ShortReplyCorpus.swift" "$corpora/LineScanLoop.swift"
-if [ $# -gt 0 ]; then ./probe "${ITERATIONS:-1500}" > "$1"; else ./probe "${ITERATIONS:-1500}"; fi
+if [ -n "$out" ]; then ./probe "${ITERATIONS:-1500}" > "$out"; else ./probe "${ITERATIONS:-1500}"; fi
