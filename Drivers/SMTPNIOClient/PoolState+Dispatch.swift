@@ -9,7 +9,7 @@ extension PoolState {
         let throttled = backoff.isActive(at: now)
         if !throttled {
             while let request = waiting.first, let id = connectionToTake() {
-                waiting.removeFirst()
+                _ = waiting.popFirst()
                 requests[request]!.attempts += 1
                 requests[request]!.connection = id
                 let reused = connections[id]!.taken > 0 && connections[id]!.inFlight.isEmpty
