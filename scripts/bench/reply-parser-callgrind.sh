@@ -20,8 +20,9 @@ if [ -f "$scan" ]; then
     printf 'module CSMTPScan {\n    header "%s"\n    export *\n}\n' "$scan" > CSMTPScan/module.modulemap
     cflags="-I $out/CSMTPScan"
 fi
-swiftc -O -wmo $cflags -parse-as-library -module-name SMTPCore -emit-module -emit-module-path SMTPCore.swiftmodule \
-    -emit-library -static -o libSMTPCore.a $(find "$root/Sources/SMTPCore" -name '*.swift')
+mapfile -d '' core < <(find "$root/Sources/SMTPCore" -name '*.swift' -print0) # a path may hold spaces
+swiftc -O -wmo $cflags -parse-as-library -package-name smtp_machine -module-name SMTPCore -emit-module -emit-module-path SMTPCore.swiftmodule \
+    -emit-library -static -o libSMTPCore.a "${core[@]}"
 # A tree from before parse(_:_:) is measured the one way it has.
 modes="next borrowed" flags=""
 grep -rq "func parse(_ bytes: UnsafeRawBufferPointer" "$root/Sources/SMTPCore" || { modes="next"; flags="-D NO_BORROWED"; }
