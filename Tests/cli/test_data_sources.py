@@ -310,9 +310,17 @@ def spool_in(pid, directory, at_least):
     pytest.fail(f"smtp-send (pid {pid}) never held a spool file in {directory} with {at_least} octets")
 
 
+def interruptible():
+    """For preexec_fn: Ctrl-C as a terminal's foreground job gets it. A suite started in the
+    background by a shell without job control inherits SIGINT ignored, and smtp-send keeps an
+    inherited disposition, as a program should; the tests that interrupt it must not depend on how
+    the suite was started."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def smtp_send_reading_stdin(args, tmpdir):
     return subprocess.Popen([binary(), "--data", "-", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=environment(TMPDIR=str(tmpdir)))
+                            stderr=subprocess.PIPE, env=environment(TMPDIR=str(tmpdir)), preexec_fn=interruptible)
 
 
 def wait_for_spool(process, tmpdir, written):
