@@ -44,11 +44,14 @@ tls_starttls on
 tls_trust_file $RIG_CA_FILE
 RC
 chmod 600 "$msmtprc"
+# Each command is one string in shell quoting (hyperfine -N splits it the same way, and the
+# memory loop below evals it): a checkout's path may hold spaces.
+q() { printf '%q' "$1"; }
 declare -A commands=(
-    [smtp-send]="$bin --ca-file $RIG_CA_FILE --data $msg 127.0.0.1:$port a@example.org b@example.net"
-    [curl]="curl --url smtp://127.0.0.1:$port --ssl-reqd --cacert $RIG_CA_FILE --mail-from a@example.org --mail-rcpt b@example.net --upload-file $msg -s -o /dev/null"
-    [swaks]="swaks --server 127.0.0.1:$port --tls --tls-verify --tls-ca-path $RIG_CA_FILE --from a@example.org --to b@example.net --data @$msg --silent 2"
-    [msmtp]="sh -c 'exec msmtp -C $msmtprc b@example.net < $msg'"
+    [smtp-send]="$(q "$bin") --ca-file $(q "$RIG_CA_FILE") --data $(q "$msg") 127.0.0.1:$port a@example.org b@example.net"
+    [curl]="curl --url smtp://127.0.0.1:$port --ssl-reqd --cacert $(q "$RIG_CA_FILE") --mail-from a@example.org --mail-rcpt b@example.net --upload-file $(q "$msg") -s -o /dev/null"
+    [swaks]="swaks --server 127.0.0.1:$port --tls --tls-verify --tls-ca-path $(q "$RIG_CA_FILE") --from a@example.org --to b@example.net --data $(q "@$msg") --silent 2"
+    [msmtp]="sh -c $(q "exec msmtp -C $(q "$msmtprc") b@example.net < $(q "$msg")")"
 )
 hyperfine -N --warmup 5 --runs 40 --export-json "$out/hyperfine.json" \
     -n smtp-send "${commands[smtp-send]}" -n curl "${commands[curl]}" -n swaks "${commands[swaks]}" \
@@ -59,7 +62,7 @@ for name in smtp-send curl swaks msmtp; do
     if [ "$name" = msmtp ]; then
         rss=$(/usr/bin/time -f %M msmtp -C "$msmtprc" b@example.net < "$msg" 2>&1 >/dev/null | tail -1)
     else
-        rss=$(/usr/bin/time -f %M ${commands[$name]} 2>&1 >/dev/null | tail -1)
+        rss=$(eval "/usr/bin/time -f %M ${commands[$name]}" 2>&1 >/dev/null | tail -1)
     fi
     [ $first -eq 1 ] || echo "," >> "$out/memory.json"
     first=0
