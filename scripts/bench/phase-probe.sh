@@ -18,6 +18,6 @@ printf 'module CSMTPScan {\n    header "%s"\n    export *\n}\n' "$root/Sources/C
 mapfile -d '' core < <(find "$root/Sources/SMTPCore" -name '*.swift' -print0) # a path may hold spaces
 swiftc -O -wmo -I "$work/CSMTPScan" -parse-as-library -package-name smtp_machine -module-name SMTPCore -emit-module -emit-module-path SMTPCore.swiftmodule \
     -emit-library -static -o libSMTPCore.a "${core[@]}"
-swiftc -O -wmo -I "$work/CSMTPScan" -I . -L . -lSMTPCore -o probe "$here/phase-probe/main.swift" \
+swiftc -O -wmo -I "$work/CSMTPScan" -I . -L . -lSMTPCore -o probe "$here/phase-probe/main.swift" "$here/ParserLoop.swift" \
     "$corpora/ShortReplyCorpus.swift" "$corpora/LineScanLoop.swift"
 if [ -n "$out" ]; then ./probe "${ITERATIONS:-1500}" > "$out"; else ./probe "${ITERATIONS:-1500}"; fi

@@ -26,7 +26,7 @@ swiftc -O -wmo $cflags -parse-as-library -package-name smtp_machine -module-name
 # A tree from before parse(_:_:) is measured the one way it has.
 modes="next borrowed" flags=""
 grep -rq "func parse(_ bytes: UnsafeRawBufferPointer" "$root/Sources/SMTPCore" || { modes="next"; flags="-D NO_BORROWED"; }
-swiftc -O -wmo $flags $cflags -I . -L . -lSMTPCore -o driver "$here/reply-parser-callgrind/main.swift" \
+swiftc -O -wmo $flags $cflags -I . -L . -lSMTPCore -o driver "$here/reply-parser-callgrind/main.swift" "$here/ParserLoop.swift" \
     "$corpora/ShortReplyCorpus.swift" "$corpora/ReplyCorpus.swift"
 count() { # corpus passes mode -> instructions
     valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect='*parseAll*' ./driver "$1" "$2" "$3" 2>&1 \

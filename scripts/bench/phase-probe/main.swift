@@ -9,32 +9,6 @@ import SMTPCore
 
 @inline(never) func keep<T>(_ value: T) { withExtendedLifetime(value) {} }
 
-struct Loops {
-    var pulled = ReplyParser(parsesEnhancedStatusCodes: true)
-    var lent = ReplyParser(parsesEnhancedStatusCodes: true)
-
-    @inline(never) mutating func next(_ all: UnsafeRawBufferPointer) -> Int {
-        var replies = 0, offset = 0
-        while offset < all.count {
-            let end = min(all.count, offset + 16 * 1024)
-            pulled.append(UnsafeRawBufferPointer(rebasing: all[offset..<end]))
-            offset = end
-            while let reply = try! pulled.next() { keep(reply.code); replies += 1 }
-        }
-        return replies
-    }
-
-    @inline(never) mutating func parse(_ all: UnsafeRawBufferPointer) -> Int {
-        var replies = 0, offset = 0
-        while offset < all.count {
-            let end = min(all.count, offset + 16 * 1024)
-            try! lent.parse(UnsafeRawBufferPointer(rebasing: all[offset..<end])) { reply in keep(reply.code); replies += 1 }
-            offset = end
-        }
-        return replies
-    }
-}
-
 /// FNV-1a over the bytes: each step waits for the last multiply, so it is bound by latency and
 /// barely by how many instructions the core can issue.
 @inline(never) func multiplyChain(_ all: UnsafeRawBufferPointer) -> UInt64 {
@@ -51,18 +25,19 @@ func microseconds() -> Double {
 
 let corpus = ShortReplyCorpus.build(size: 1 << 20)
 let iterations = Int(CommandLine.arguments.dropFirst().first ?? "") ?? 1500
-var loops = Loops()
+var pulled = ParserLoop(parser: ReplyParser(parsesEnhancedStatusCodes: true))
+var lent = ParserLoop(parser: ReplyParser(parsesEnhancedStatusCodes: true))
 var times: [String: [Double]] = ["next": [], "parse": [], "memchr": [], "multiply": []]
 corpus.bytes.withUnsafeBytes { all in
-    _ = loops.next(all) // the buffers grow once, before timing
-    _ = loops.parse(all)
+    _ = pulled.parseAll(all) // the buffers grow once, before timing
+    _ = lent.parseAllBorrowed(all)
     let quarter = UnsafeRawBufferPointer(rebasing: all[0..<(all.count / 4)])
     for _ in 0..<iterations {
         var start = microseconds()
-        precondition(loops.next(all) == corpus.replies)
+        precondition(pulled.parseAll(all) == corpus.replies)
         times["next"]!.append(microseconds() - start)
         start = microseconds()
-        precondition(loops.parse(all) == corpus.replies)
+        precondition(lent.parseAllBorrowed(all) == corpus.replies)
         times["parse"]!.append(microseconds() - start)
         start = microseconds()
         precondition(LineScanLoop.countLines(all) == corpus.lines)
